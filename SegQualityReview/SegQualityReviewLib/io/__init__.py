@@ -1,0 +1,21 @@
+"""Reading volumes and segmentations with their geometry, and naming structures through label maps."""
+
+from .geometry import Geometry, check_same_geometry
+from .labelmaps import LabelMap, normalize_structure_name
+from .readers import read_image, read_structure_folder, read_structures, read_volume
+from .structures import StructurePair, StructureSet, Volume, pair_structures
+
+__all__ = [
+    "Geometry",
+    "LabelMap",
+    "StructurePair",
+    "StructureSet",
+    "Volume",
+    "check_same_geometry",
+    "normalize_structure_name",
+    "pair_structures",
+    "read_image",
+    "read_structure_folder",
+    "read_structures",
+    "read_volume",
+]

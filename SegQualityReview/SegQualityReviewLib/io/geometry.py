@@ -1,0 +1,106 @@
+"""Voxel-grid geometry in ITK/LPS conventions and the checks that two grids agree."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import GeometryMismatchError
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a voxel grid lies in patient space (LPS, millimetres).
+
+    ``size``, ``spacing`` and ``origin`` are in ITK order (x, y, z): column, row, slice. numpy arrays
+    read from images are indexed (z, y, x); use ``array_shape`` and ``array_spacing`` with them.
+    ``direction`` is the 3x3 direction-cosine matrix, row-major, as SimpleITK returns it.
+    """
+
+    size: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+    @classmethod
+    def from_sitk(cls, image) -> Geometry:
+        """The geometry of a 3D SimpleITK image (2D images are read as one slice)."""
+        size = tuple(int(v) for v in image.GetSize())
+        spacing = tuple(float(v) for v in image.GetSpacing())
+        origin = tuple(float(v) for v in image.GetOrigin())
+        direction = tuple(float(v) for v in image.GetDirection())
+        if len(size) == 2:
+            size, spacing, origin = size + (1,), spacing + (1.0,), origin + (0.0,)
+            direction = (direction[0], direction[1], 0.0, direction[2], direction[3], 0.0, 0.0, 0.0, 1.0)
+        return cls(size=size, spacing=spacing, origin=origin, direction=direction)
+
+    @classmethod
+    def from_array_shape(cls, shape: Sequence[int], *, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> Geometry:
+        """An axis-aligned grid at the origin for a (z, y, x) array; ``spacing`` is in (x, y, z) order."""
+        z, y, x = (int(v) for v in shape)
+        return cls(size=(x, y, z), spacing=tuple(float(s) for s in spacing), origin=(0.0, 0.0, 0.0))
+
+    @property
+    def array_shape(self) -> tuple[int, int, int]:
+        """Shape of the numpy array for this grid, (z, y, x)."""
+        return (self.size[2], self.size[1], self.size[0])
+
+    @property
+    def array_spacing(self) -> tuple[float, float, float]:
+        """Spacing in mm per numpy array axis, (z, y, x)."""
+        return (self.spacing[2], self.spacing[1], self.spacing[0])
+
+    @property
+    def voxel_volume_ml(self) -> float:
+        """Volume of one voxel in millilitres."""
+        return float(np.prod(self.spacing)) / 1000.0
+
+    @property
+    def diagonal_mm(self) -> float:
+        """Length of the image diagonal in mm: the cap for distances to an absent structure."""
+        return math.sqrt(sum((n * s) ** 2 for n, s in zip(self.size, self.spacing)))
+
+    def apply_to(self, image) -> None:
+        """Set spacing, origin and direction on a SimpleITK image built from an array."""
+        image.SetSpacing(self.spacing)
+        image.SetOrigin(self.origin)
+        image.SetDirection(self.direction)
+
+    def differences(
+        self, other: Geometry, *, spacing_tolerance_mm: float = 1e-3, direction_tolerance: float = 1e-4
+    ) -> list[str]:
+        """Human-readable differences to ``other``; empty when the grids agree within tolerance.
+
+        Origins may differ by ``spacing_tolerance_mm`` plus a thousandth of a voxel, since NIfTI stores
+        them in single precision.
+        """
+        found = []
+        if self.size != other.size:
+            found.append(f"size {_fmt(self.size)} vs {_fmt(other.size)}")
+        if any(abs(a - b) > spacing_tolerance_mm for a, b in zip(self.spacing, other.spacing)):
+            found.append(f"spacing {_fmt(self.spacing)} vs {_fmt(other.spacing)} mm")
+        origin_tolerance = spacing_tolerance_mm + 1e-3 * max(self.spacing)
+        if any(abs(a - b) > origin_tolerance for a, b in zip(self.origin, other.origin)):
+            found.append(f"origin {_fmt(self.origin)} vs {_fmt(other.origin)} mm")
+        if any(abs(a - b) > direction_tolerance for a, b in zip(self.direction, other.direction)):
+            found.append(f"direction {_fmt(self.direction)} vs {_fmt(other.direction)}")
+        return found
+
+
+def check_same_geometry(
+    first: Geometry, second: Geometry, *, first_name: str, second_name: str, spacing_tolerance_mm: float = 1e-3
+) -> None:
+    """Raise ``GeometryMismatchError`` naming both files and every difference when the grids disagree."""
+    found = first.differences(second, spacing_tolerance_mm=spacing_tolerance_mm)
+    if found:
+        raise GeometryMismatchError(
+            f"{first_name} and {second_name} are not on the same voxel grid: {'; '.join(found)} "
+            "(use --resample-pred to resample the prediction onto the reference grid, nearest neighbour)"
+        )
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"

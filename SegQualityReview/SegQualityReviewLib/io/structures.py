@@ -1,0 +1,111 @@
+"""Records for an intensity volume and a set of named structures on one voxel grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import LabelMapError
+from .geometry import Geometry
+from .labelmaps import LabelMap, normalize_structure_name
+
+
+@dataclass(frozen=True)
+class Volume:
+    """An intensity image: ``array`` is float32, indexed (z, y, x)."""
+
+    array: np.ndarray
+    geometry: Geometry
+    source: str
+
+
+@dataclass(frozen=True)
+class StructureSet:
+    """Named structures on one grid, stored as label layers so masks are only built when asked for.
+
+    ``layers`` are integer arrays indexed (z, y, x); ``locations`` maps each structure name to its
+    (layer index, label value). A multi-label file is one layer; a folder of binary masks, or a
+    Slicer ``.seg.nrrd`` with overlapping segments, has several, so structures may overlap.
+    """
+
+    layers: tuple[np.ndarray, ...]
+    locations: Mapping[str, tuple[int, int]]
+    geometry: Geometry
+    source: str
+
+    @classmethod
+    def from_label_array(
+        cls, labels: np.ndarray, geometry: Geometry, *, label_map: LabelMap | None = None, source: str = "<array>"
+    ) -> StructureSet:
+        """Structures of one multi-label (z, y, x) array; without a label map, every value is ``label_<v>``."""
+        present = np.unique(labels)
+        if label_map is None:
+            label_map = LabelMap.default_for(present, source=source)
+        else:
+            label_map.check_values(present, image_name=source)
+        locations = {name: (0, value) for value, name in sorted(label_map.names_by_value.items())}
+        return cls(layers=(labels,), locations=locations, geometry=geometry, source=source)
+
+    @classmethod
+    def from_masks(cls, masks: Mapping[str, np.ndarray], geometry: Geometry, *, source: str = "<masks>") -> StructureSet:
+        """Structures given as one boolean (z, y, x) mask each; they may overlap."""
+        names = list(masks)
+        layers = tuple(np.asarray(masks[name], dtype=bool).view(np.uint8) for name in names)
+        for name, layer in zip(names, layers):
+            if layer.shape != geometry.array_shape:
+                raise LabelMapError(f"{source}: mask '{name}' has shape {layer.shape}, expected {geometry.array_shape}")
+        return cls(layers=layers, locations={n: (i, 1) for i, n in enumerate(names)}, geometry=geometry, source=source)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.locations)
+
+    def find(self, name: str) -> str | None:
+        """The name under which this set holds ``name`` (matched by normalised name), or None."""
+        key = normalize_structure_name(name)
+        for own in self.locations:
+            if normalize_structure_name(own) == key:
+                return own
+        return None
+
+    def mask(self, name: str) -> np.ndarray:
+        """Boolean (z, y, x) mask of one structure (all False when the structure is declared but absent)."""
+        own = self.find(name)
+        if own is None:
+            raise LabelMapError(f"{self.source}: no structure named '{name}'")
+        layer, value = self.locations[own]
+        return self.layers[layer] == value
+
+    def masks(self, names: Sequence[str]) -> np.ndarray:
+        """Stacked boolean masks, (len(names), z, y, x)."""
+        stacked = np.empty((len(names),) + self.geometry.array_shape, dtype=bool)
+        for index, name in enumerate(names):
+            stacked[index] = self.mask(name)
+        return stacked
+
+
+@dataclass(frozen=True)
+class StructurePair:
+    """One structure as named in a prediction and in a reference; None where that side lacks it."""
+
+    name: str
+    pred_name: str | None
+    gt_name: str | None
+
+
+def pair_structures(pred: StructureSet, gt: StructureSet) -> list[StructurePair]:
+    """Match the structures of two sets by name: reference order first, then prediction-only names.
+
+    A structure the prediction does not declare at all has ``pred_name`` None (status ``not_supported``
+    in the metrics), which is different from a declared structure with an empty mask.
+    """
+    pairs = [StructurePair(name=name, pred_name=pred.find(name), gt_name=name) for name in gt.names]
+    paired = {normalize_structure_name(name) for name in gt.names}
+    pairs += [
+        StructurePair(name=name, pred_name=name, gt_name=None)
+        for name in pred.names
+        if normalize_structure_name(name) not in paired
+    ]
+    return pairs
