@@ -38,7 +38,9 @@ class Geometry:
         return cls(size=size, spacing=spacing, origin=origin, direction=direction)
 
     @classmethod
-    def from_array_shape(cls, shape: Sequence[int], *, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> Geometry:
+    def from_array_shape(
+        cls, shape: Sequence[int], *, spacing: Sequence[float] = (1.0, 1.0, 1.0)
+    ) -> Geometry:
         """An axis-aligned grid at the origin for a (z, y, x) array; ``spacing`` is in (x, y, z) order."""
         z, y, x = (int(v) for v in shape)
         return cls(size=(x, y, z), spacing=tuple(float(s) for s in spacing), origin=(0.0, 0.0, 0.0))
@@ -90,8 +92,47 @@ class Geometry:
         return found
 
 
+def same_voxel_centres(first: Geometry, second: Geometry, *, tolerance_voxels: float = 1e-3) -> bool:
+    """True when both grids hold exactly the same voxel centres, possibly with flipped or permuted axes.
+
+    Such grids (a DICOM series and a NIfTI written in another orientation) differ only in how the array is
+    laid out, so moving between them by nearest neighbour loses nothing.
+    """
+    first_affine = np.reshape(first.direction, (3, 3)) * np.asarray(first.spacing)
+    second_affine = np.reshape(second.direction, (3, 3)) * np.asarray(second.spacing)
+    # Continuous index in `first` of each index of `second`: index_first = mapping @ index_second + offset.
+    mapping = np.linalg.solve(first_affine, second_affine)
+    offset = np.linalg.solve(first_affine, np.subtract(second.origin, first.origin))
+    signed_permutation = np.round(mapping)
+    if not np.allclose(mapping, signed_permutation, atol=tolerance_voxels):
+        return False
+    if sorted(np.abs(signed_permutation).sum(axis=0)) != [1, 1, 1] or sorted(
+        np.abs(signed_permutation).sum(axis=1)
+    ) != [1, 1, 1]:
+        return False
+    if not np.allclose(offset, np.round(offset), atol=tolerance_voxels):
+        return False
+    corners = np.array(
+        [
+            [i, j, k]
+            for i in (0, second.size[0] - 1)
+            for j in (0, second.size[1] - 1)
+            for k in (0, second.size[2] - 1)
+        ]
+    )
+    mapped = np.round(corners @ signed_permutation.T + offset)
+    return bool(
+        mapped.min(axis=0).tolist() == [0, 0, 0] and (mapped.max(axis=0) == np.subtract(first.size, 1)).all()
+    )
+
+
 def check_same_geometry(
-    first: Geometry, second: Geometry, *, first_name: str, second_name: str, spacing_tolerance_mm: float = 1e-3
+    first: Geometry,
+    second: Geometry,
+    *,
+    first_name: str,
+    second_name: str,
+    spacing_tolerance_mm: float = 1e-3,
 ) -> None:
     """Raise ``GeometryMismatchError`` naming both files and every difference when the grids disagree."""
     found = first.differences(second, spacing_tolerance_mm=spacing_tolerance_mm)

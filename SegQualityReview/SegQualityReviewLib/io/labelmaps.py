@@ -70,7 +70,9 @@ class LabelMap:
     @classmethod
     def default_for(cls, values: Iterable[int], *, source: str = "<default>") -> LabelMap:
         """Names ``label_<value>`` for every non-zero value: the convention when no label map is given."""
-        return cls(names_by_value={int(v): f"label_{int(v)}" for v in sorted(values) if int(v) != 0}, source=source)
+        return cls(
+            names_by_value={int(v): f"label_{int(v)}" for v in sorted(values) if int(v) != 0}, source=source
+        )
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputFileError, MaskValueError
-from .geometry import Geometry, check_same_geometry
+from .geometry import Geometry, check_same_geometry, same_voxel_centres
 from .labelmaps import LabelMap
 from .structures import StructureSet, Volume
 
@@ -32,7 +32,9 @@ def read_volume(path: str | Path) -> Volume:
     """Read an intensity image as a float32 (z, y, x) array with its geometry."""
     image = read_image(path)
     if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputFileError(f"{path}: expected a scalar image, found {image.GetNumberOfComponentsPerPixel()} components")
+        raise InputFileError(
+            f"{path}: expected a scalar image, found {image.GetNumberOfComponentsPerPixel()} components"
+        )
     array = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
     return Volume(array=_as_3d(array), geometry=Geometry.from_sitk(image), source=str(path))
 
@@ -57,14 +59,16 @@ def read_structures(
     image = read_image(path)
     if reference is not None:
         geometry = Geometry.from_sitk(image)
-        if resample and geometry.differences(reference):
+        if geometry.differences(reference) and (resample or same_voxel_centres(geometry, reference)):
             image = _resample_nearest(image, reference)
         else:
             check_same_geometry(geometry, reference, first_name=str(path), second_name=reference_name)
     if path.name.endswith(".seg.nrrd"):
         return _slicer_segmentation(path, image, label_map)
     labels = _label_array(path, image)
-    return StructureSet.from_label_array(labels, Geometry.from_sitk(image), label_map=label_map, source=str(path))
+    return StructureSet.from_label_array(
+        labels, Geometry.from_sitk(image), label_map=label_map, source=str(path)
+    )
 
 
 def read_structure_folder(folder: str | Path, *, reference: Geometry | None = None) -> StructureSet:
@@ -82,7 +86,12 @@ def read_structure_folder(folder: str | Path, *, reference: Geometry | None = No
         if geometry is None:
             geometry, first = file_geometry, file
         else:
-            check_same_geometry(file_geometry, geometry, first_name=str(file), second_name=str(first if reference is None else "the reference"))
+            check_same_geometry(
+                file_geometry,
+                geometry,
+                first_name=str(file),
+                second_name=str(first if reference is None else "the reference"),
+            )
         labels = _label_array(file, image)
         values = np.unique(labels)
         if values.size > 2 or (values.size == 2 and values[0] != 0):
@@ -102,19 +111,25 @@ def _read_dicom_series(folder: Path) -> sitk.Image:
     try:
         return reader.Execute()
     except RuntimeError as error:
-        raise InputFileError(f"{folder}: the DICOM series could not be read ({str(error).strip().splitlines()[-1]})") from None
+        raise InputFileError(
+            f"{folder}: the DICOM series could not be read ({str(error).strip().splitlines()[-1]})"
+        ) from None
 
 
 def _label_array(path: Path, image: sitk.Image) -> np.ndarray:
     """The image's voxels as a non-negative integer array, whatever the stored voxel type."""
     if image.GetNumberOfComponentsPerPixel() != 1:
-        raise MaskValueError(f"{path}: expected a label image, found {image.GetNumberOfComponentsPerPixel()} components")
+        raise MaskValueError(
+            f"{path}: expected a label image, found {image.GetNumberOfComponentsPerPixel()} components"
+        )
     array = _as_3d(sitk.GetArrayFromImage(image))
     if array.dtype.kind == "f":
         if not np.isfinite(array).all():
             raise MaskValueError(f"{path}: the mask holds NaN or infinite values")
         if not np.array_equal(array, np.round(array)):
-            raise MaskValueError(f"{path}: the mask holds non-integer values (a probability map? threshold it first)")
+            raise MaskValueError(
+                f"{path}: the mask holds non-integer values (a probability map? threshold it first)"
+            )
         array = array.astype(np.int64)
     elif array.dtype.kind == "b":
         array = array.astype(np.uint8)
@@ -130,7 +145,11 @@ def _slicer_segmentation(path: Path, image: sitk.Image, label_map: LabelMap | No
     header = nrrd.read_header(str(path))
     geometry = Geometry.from_sitk(image)
     array = sitk.GetArrayFromImage(image)
-    layers = [array[..., i] for i in range(array.shape[-1])] if image.GetNumberOfComponentsPerPixel() > 1 else [array]
+    layers = (
+        [array[..., i] for i in range(array.shape[-1])]
+        if image.GetNumberOfComponentsPerPixel() > 1
+        else [array]
+    )
     layers = [_as_3d(layer).astype(np.int64, copy=False) for layer in layers]
     locations = {}
     index = 0

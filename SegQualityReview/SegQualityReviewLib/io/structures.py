@@ -37,7 +37,12 @@ class StructureSet:
 
     @classmethod
     def from_label_array(
-        cls, labels: np.ndarray, geometry: Geometry, *, label_map: LabelMap | None = None, source: str = "<array>"
+        cls,
+        labels: np.ndarray,
+        geometry: Geometry,
+        *,
+        label_map: LabelMap | None = None,
+        source: str = "<array>",
     ) -> StructureSet:
         """Structures of one multi-label (z, y, x) array; without a label map, every value is ``label_<v>``."""
         present = np.unique(labels)
@@ -49,14 +54,23 @@ class StructureSet:
         return cls(layers=(labels,), locations=locations, geometry=geometry, source=source)
 
     @classmethod
-    def from_masks(cls, masks: Mapping[str, np.ndarray], geometry: Geometry, *, source: str = "<masks>") -> StructureSet:
+    def from_masks(
+        cls, masks: Mapping[str, np.ndarray], geometry: Geometry, *, source: str = "<masks>"
+    ) -> StructureSet:
         """Structures given as one boolean (z, y, x) mask each; they may overlap."""
         names = list(masks)
         layers = tuple(np.asarray(masks[name], dtype=bool).view(np.uint8) for name in names)
         for name, layer in zip(names, layers):
             if layer.shape != geometry.array_shape:
-                raise LabelMapError(f"{source}: mask '{name}' has shape {layer.shape}, expected {geometry.array_shape}")
-        return cls(layers=layers, locations={n: (i, 1) for i, n in enumerate(names)}, geometry=geometry, source=source)
+                raise LabelMapError(
+                    f"{source}: mask '{name}' has shape {layer.shape}, expected {geometry.array_shape}"
+                )
+        return cls(
+            layers=layers,
+            locations={n: (i, 1) for i, n in enumerate(names)},
+            geometry=geometry,
+            source=source,
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
