@@ -1,0 +1,227 @@
+"""Scoring every case x model cell with the metric core, in parallel worker processes, through the cache.
+
+A missing prediction file or one that cannot be scored is never dropped: the cell is scored as an empty
+prediction (the worst-case values of the metric core's empty-mask policy) under status ``missing_pred``
+or ``failed``, with the reason kept in the run's notes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import SegQualityError
+from ..io import LabelMap, StructureSet, read_structures
+from .cache import ScoreCache, cell_key, file_sha256
+from .cases import Case
+from .config import CompareConfig
+
+MISSING_PRED = "missing_pred"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """One (case, model) cell to score: the files and the options handed to the metric core."""
+
+    case_id: str
+    model: str
+    gt_path: Path
+    pred_path: Path | None
+    gt_label_map: Path | None
+    pred_label_map: Path | None
+    scoring: tuple[tuple[str, Any], ...]
+    key: str
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """The structure rows of one cell (``StructureScore.as_row()`` dicts) and why it was imputed, if so."""
+
+    case_id: str
+    model: str
+    rows: tuple[dict[str, Any], ...]
+    note: str = ""
+
+
+def build_tasks(config: CompareConfig, cases: list[Case]) -> tuple[list[CellTask], dict[str, str]]:
+    """One task per case x model, with cache keys, and the sha256 of every input file by path."""
+    hashes: dict[str, str] = {}
+
+    def sha(path: Path | None) -> str | None:
+        if path is None:
+            return None
+        if str(path) not in hashes:
+            hashes[str(path)] = file_sha256(path)
+        return hashes[str(path)]
+
+    scoring = config.scoring.as_dict()
+    tasks = []
+    for case in cases:
+        for model in config.models:
+            pred_path = case.prediction_paths[model.name]
+            key = cell_key(
+                gt_sha=sha(case.gt_path),
+                pred_sha=sha(pred_path),
+                gt_label_map_sha=sha(config.gt_label_map),
+                pred_label_map_sha=sha(model.label_map),
+                scoring=scoring,
+            )
+            tasks.append(
+                CellTask(
+                    case_id=case.case_id,
+                    model=model.name,
+                    gt_path=case.gt_path,
+                    pred_path=pred_path,
+                    gt_label_map=config.gt_label_map,
+                    pred_label_map=model.label_map,
+                    scoring=tuple(sorted(scoring.items())),
+                    key=key,
+                )
+            )
+        if case.image_path is not None:
+            sha(case.image_path)
+    return tasks, hashes
+
+
+def score_cell(task: CellTask) -> CellResult:
+    """Score one cell. A ground truth that cannot be read raises: without it nothing can be imputed."""
+    from ..metrics import score_structure_sets
+
+    options = dict(task.scoring)
+    gt = read_structures(task.gt_path, label_map=task.gt_label_map)
+    metric_options = {
+        "nsd_tolerance_mm": options["nsd_tolerance_mm"],
+        "surface": options["surface"],
+        "hd95": options["hd95"],
+    }
+    if task.pred_path is None:
+        return _imputed(
+            task,
+            gt,
+            status=MISSING_PRED,
+            note=f"no prediction file for case '{task.case_id}'",
+            **metric_options,
+        )
+    try:
+        pred = read_structures(
+            task.pred_path,
+            label_map=task.pred_label_map,
+            reference=gt.geometry,
+            reference_name=str(task.gt_path),
+            resample=options["resample_pred"],
+        )
+        scores = score_structure_sets(pred, gt, device="cpu", **metric_options)
+    except (SegQualityError, RuntimeError, ValueError, MemoryError) as error:
+        note = (
+            str(error)
+            if isinstance(error, SegQualityError)
+            else f"{task.pred_path}: {type(error).__name__}: {error}"
+        )
+        return _imputed(task, gt, status=FAILED, note=note, **metric_options)
+    return CellResult(task.case_id, task.model, tuple(score.as_row() for score in scores))
+
+
+def _imputed(
+    task: CellTask, gt: StructureSet, *, status: str, note: str, **metric_options: Any
+) -> CellResult:
+    """Rows of an empty prediction on the reference grid, relabelled with ``status``."""
+    from ..metrics import score_structure_sets
+
+    names = gt.names
+    empty = StructureSet.from_label_array(
+        np.zeros(gt.geometry.array_shape, dtype=np.uint8),
+        gt.geometry,
+        label_map=LabelMap(
+            names_by_value={index + 1: name for index, name in enumerate(names)}, source="<empty>"
+        ),
+        source=f"<{status}>",
+    )
+    rows = []
+    for score in score_structure_sets(empty, gt, device="cpu", **metric_options):
+        row = score.as_row()
+        row["status"] = status
+        rows.append(row)
+    return CellResult(task.case_id, task.model, tuple(rows), note)
+
+
+def score_all(
+    tasks: list[CellTask],
+    cache: ScoreCache,
+    *,
+    workers: int,
+    progress: bool = True,
+    on_result: Callable[[CellResult], None] | None = None,
+) -> list[CellResult]:
+    """Score every task not already in the cache, ``workers`` processes at a time, in task order.
+
+    Each result is written to the cache as soon as it arrives, so an interrupted run resumes there.
+    """
+    results: dict[int, CellResult] = {}
+    pending = []
+    for index, task in enumerate(tasks):
+        cached = cache.get(task.key)
+        if cached is None:
+            pending.append(index)
+        else:
+            results[index] = CellResult(
+                task.case_id, task.model, tuple(cached["rows"]), cached.get("note", "")
+            )
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(results),
+        desc="scoring cells",
+        unit="cell",
+        file=sys.stderr,
+        disable=not progress,
+    )
+
+    def store(index: int, result: CellResult) -> None:
+        cache.put(tasks[index].key, {"rows": list(result.rows), "note": result.note})
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+        bar.update(1)
+
+    try:
+        if workers <= 1 or len(pending) <= 1:
+            for index in pending:
+                store(index, score_cell(tasks[index]))
+        else:
+            for index, result in _score_in_processes(tasks, pending, workers):
+                store(index, result)
+    finally:
+        bar.close()
+    return [results[index] for index in range(len(tasks))]
+
+
+def _score_in_processes(
+    tasks: list[CellTask], pending: list[int], workers: int
+) -> Iterable[tuple[int, CellResult]]:
+    # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pool.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(pending)), mp_context=context, initializer=_limit_threads
+    ) as pool:
+        futures = {pool.submit(score_cell, tasks[index]): index for index in pending}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _limit_threads() -> None:
+    """One compute thread per worker: the workers already use every core."""
+    import torch
+
+    torch.set_num_threads(1)
