@@ -3,8 +3,10 @@
 Small-N rule: with fewer than ``SMALL_N_THRESHOLD`` (30) patients the mean gets a Student t interval, because
 BCa estimates its bias and acceleration from the sample itself and, like every bootstrap interval, is too
 narrow by about sqrt((N-1)/N) at small N, so it under-covers; the t interval has exact coverage for normal
-data and degrades gently otherwise. From 30 patients on, BCa corrects for the skew of bounded metrics (Dice
-near 1, HD95 with a long tail), which the t interval ignores.
+data and degrades gently otherwise. From 30 patients on, BCa follows the skew of bounded metrics (Dice
+near 1, HD95 with a long tail) with unequal tails, which the symmetric t interval cannot; its bootstrap
+distribution is widened by sqrt(N/(N-1)) (the plug-in variance bias), which brings Dice-like data at N = 30
+from about 0.939 to 0.943 coverage (see docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -94,7 +96,11 @@ def grouped_mean_intervals(
             for e, lo, hi in zip(estimate, low, high)
         )
     resamples = resamples_for(groups.n_patients, n_resamples=n_resamples, seed=seed, resamples=resamples)
-    low, high = bca_bounds(bootstrap_means(groups, resamples), estimate, jackknife_means(groups), level)
+    # The bootstrap spread is the plug-in (divide-by-N) one: widen it by sqrt(N / (N - 1)) about the estimate,
+    # Hesterberg's "expanded" bootstrap (The American Statistician 69:371-386, 2015), before BCa.
+    expansion = np.sqrt(groups.n_patients / (groups.n_patients - 1.0))
+    boot = estimate + expansion * (bootstrap_means(groups, resamples) - estimate)
+    low, high = bca_bounds(boot, estimate, jackknife_means(groups), level)
     return tuple(
         Interval(
             float(e),

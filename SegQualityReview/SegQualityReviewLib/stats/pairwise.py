@@ -7,7 +7,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_paired
 
 from .intervals import DEFAULT_LEVEL, SMALL_N_THRESHOLD, grouped_mean_intervals
@@ -144,8 +143,20 @@ def wilcoxon_p_value(differences: np.ndarray) -> float:
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (statsmodels ``multipletests``), controlling the family-wise error."""
-    return multipletests(np.asarray(p_values, dtype=np.float64), method="holm")[1]
+    """Holm step-down adjusted p-values along the last axis (each row one family), controlling the FWER.
+
+    The same numbers as statsmodels ``multipletests(method="holm")`` (a test checks it), written out because
+    that function runs ``gc.collect()`` on every call (about 70 ms here), which dominates an analysis of many
+    (structure, metric) families and rules out vectorised error-rate studies.
+    """
+    p_values = np.asarray(p_values, dtype=np.float64)
+    n_tests = p_values.shape[-1]
+    order = np.argsort(p_values, axis=-1, kind="stable")
+    ordered = np.take_along_axis(p_values, order, axis=-1) * np.arange(n_tests, 0, -1)
+    adjusted = np.minimum(np.maximum.accumulate(ordered, axis=-1), 1.0)
+    result = np.empty_like(adjusted)
+    np.put_along_axis(result, order, adjusted, axis=-1)
+    return result
 
 
 def tost(first: np.ndarray, second: np.ndarray, *, margin: float, alpha: float) -> Equivalence:
