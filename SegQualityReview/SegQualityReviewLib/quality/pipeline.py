@@ -1,0 +1,194 @@
+"""Train, calibrate and evaluate an estimator end to end on labelled cases (behind the CLI commands)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import timm
+import torch
+
+from .aggregate import aggregate_slices, conformal_half_width, fuse_with_agreement
+from .cases import LabelledCase
+from .encoding import EncodingConfig
+from .evaluation import ScoredCandidate, evaluate, save_plots
+from .model import ModelConfig, QualityNet, load_lukemelas_style_weights
+from .samples import CandidateSample, SampleOptions, balance_by_dice, build_samples
+from .training import TrainingOptions, predict_slices, train
+from .weights import EstimatorBundle, save_bundle
+
+Progress = Callable[[str], None]
+
+
+def predict_candidates(
+    model: QualityNet, samples: Sequence[CandidateSample], *, device: str = "cpu"
+) -> np.ndarray:
+    """The network's aggregated Dice for each sample (no agreement), all slices predicted in one pass."""
+    if not samples:
+        return np.zeros(0)
+    slice_predictions = predict_slices(model, torch.cat([s.slices for s in samples]), device=device)
+    bounds = np.cumsum([0] + [len(s.slice_indices) for s in samples])
+    return np.array(
+        [
+            aggregate_slices(slice_predictions[a:b], s.candidate_areas)
+            for s, a, b in zip(samples, bounds, bounds[1:])
+        ]
+    )
+
+
+def train_estimator(
+    cases: Sequence[LabelledCase],
+    *,
+    out_weights: str | Path,
+    report_folder: str | Path,
+    model_config: ModelConfig,
+    encoding: EncodingConfig,
+    sample_options: SampleOptions | None = None,
+    training_options: TrainingOptions | None = None,
+    pretrained_checkpoint: str | Path | None = None,
+    conformal_alpha: float = 0.1,
+    agreement_weight: float = 0.5,
+    progress: Progress = print,
+) -> dict:
+    """Build samples, train on the ``train`` split, calibrate on ``calibration``, save, and evaluate.
+
+    Returns (and writes to ``report_folder/evaluation.json``) the evaluation of ``evaluate_estimator``.
+    """
+    started = time.perf_counter()
+    sample_options = sample_options or SampleOptions()
+    training_options = training_options or TrainingOptions()
+    train_cases = [c for c in cases if c.split == "train"]
+    calibration_cases = [c for c in cases if c.split == "calibration"]
+    progress("building training samples")
+    training_samples = build_samples(
+        train_cases, encoding=encoding, options=sample_options, progress=progress
+    )
+    balanced = balance_by_dice(training_samples, bins=sample_options.balance_bins, seed=sample_options.seed)
+    progress(f"{len(training_samples)} training candidates, {len(balanced)} after Dice balancing")
+    torch.manual_seed(training_options.seed)
+    model = QualityNet(replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size))
+    if pretrained_checkpoint is not None:
+        copied = load_lukemelas_style_weights(model, pretrained_checkpoint)
+        progress(f"initialised {copied} backbone tensors from {pretrained_checkpoint}")
+    result = train(model, balanced, options=training_options, progress=progress)
+    evaluation_options = replace(sample_options, slices_per_candidate=None)
+    calibration = build_samples(calibration_cases, encoding=encoding, options=evaluation_options)
+    calibration_predicted = predict_candidates(model, calibration)
+    half_width = conformal_half_width(
+        [s.true_dice for s in calibration], calibration_predicted, alpha=conformal_alpha
+    )
+    summary = {
+        "trained_on": sorted({c.case_id for c in train_cases}),
+        "calibrated_on": sorted({c.case_id for c in calibration_cases}),
+        "training_candidates": len(balanced),
+        "training_slices": int(sum(len(s.slice_indices) for s in balanced)),
+        "training_dice_histogram": _histogram([s.true_dice for s in training_samples]),
+        "balanced_dice_histogram": _histogram([s.true_dice for s in balanced]),
+        "calibration_candidates": len(calibration),
+        "training_steps": result.steps,
+        "training_seconds": round(result.seconds, 1),
+        "final_loss": round(result.final_loss, 5),
+        "sample_options": asdict(sample_options),
+        "training_options": asdict(training_options),
+        "torch_threads": torch.get_num_threads(),
+        "versions": {
+            "torch": torch.__version__,
+            "timm": timm.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    bundle = EstimatorBundle(
+        model=model,
+        model_config=replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size),
+        encoding=encoding,
+        interval_half_width=half_width,
+        conformal_alpha=conformal_alpha,
+        agreement_weight=agreement_weight,
+        summary=summary,
+    )
+    save_bundle(bundle, out_weights)
+    progress(f"saved {out_weights} (conformal half-width {half_width:.3f} at alpha {conformal_alpha})")
+    report = evaluate_estimator(
+        bundle, cases, report_folder=report_folder, sample_options=sample_options, progress=progress
+    )
+    report["training"] = summary
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    _write_report(report, report_folder)
+    return report
+
+
+def evaluate_estimator(
+    bundle: EstimatorBundle,
+    cases: Sequence[LabelledCase],
+    *,
+    report_folder: str | Path,
+    sample_options: SampleOptions | None = None,
+    threshold: float = 0.7,
+    progress: Progress = print,
+) -> dict:
+    """Evaluate on the ``test`` split and, separately, on the held-out segmenter family.
+
+    For real model outputs of the held-out family the report also gives the training-free baseline
+    (mean Dice against the other outputs) and the fusion of both signals.
+    """
+    options = replace(sample_options or SampleOptions(), slices_per_candidate=None)
+    report: dict = {"threshold": threshold, "interval_half_width": bundle.interval_half_width}
+    for split in ("test", "heldout_family"):
+        split_cases = [c for c in cases if c.split == split]
+        if not split_cases:
+            continue
+        progress(f"evaluating on {split}: {', '.join(c.case_id for c in split_cases)}")
+        samples = build_samples(split_cases, encoding=bundle.encoding, options=options)
+        predicted = predict_candidates(bundle.model, samples)
+        scored = _scored(samples, predicted)
+        report[split] = evaluate(scored, threshold=threshold)
+        report[split]["cases"] = [c.case_id for c in split_cases]
+        report[split]["coverage_of_interval"] = _coverage(samples, predicted, bundle.interval_half_width)
+        save_plots(scored, report_folder, prefix=split, title=f"{split} (n={len(scored)})")
+        real = [i for i, s in enumerate(samples) if s.agreement_dice is not None]
+        if real:
+            real_samples = [samples[i] for i in real]
+            agreement = np.array([s.agreement_dice for s in real_samples])
+            fused = np.array(
+                [
+                    fuse_with_agreement(p, a, weight=bundle.agreement_weight)
+                    for p, a in zip(predicted[real], agreement)
+                ]
+            )
+            report[f"{split}_real_outputs"] = {
+                "network": evaluate(_scored(real_samples, predicted[real]), threshold=threshold),
+                "agreement_baseline": evaluate(_scored(real_samples, agreement), threshold=threshold),
+                "fused": evaluate(_scored(real_samples, fused), threshold=threshold),
+            }
+    _write_report(report, report_folder)
+    return report
+
+
+def _scored(samples: Sequence[CandidateSample], predicted: np.ndarray) -> list[ScoredCandidate]:
+    return [
+        ScoredCandidate(s.case_id, s.structure, s.source, s.family, s.true_dice, float(p))
+        for s, p in zip(samples, predicted)
+    ]
+
+
+def _coverage(samples: Sequence[CandidateSample], predicted: np.ndarray, half_width: float) -> float | None:
+    if not samples:
+        return None
+    true = np.array([s.true_dice for s in samples])
+    return round(float((np.abs(true - predicted) <= half_width).mean()), 4)
+
+
+def _histogram(values: Sequence[float], bins: int = 5) -> list[int]:
+    return np.histogram(np.asarray(values, float), bins=bins, range=(0.0, 1.0))[0].tolist()
+
+
+def _write_report(report: dict, folder: str | Path) -> Path:
+    path = Path(folder) / "evaluation.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
+    return path
