@@ -11,7 +11,6 @@ parameter-node wrapper, qt, ctk) are given minimal stand-ins; the Logic then run
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 import types
 import unittest
@@ -88,27 +87,6 @@ def module(mrml_scene):
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return loaded
-
-
-class SubprocessHandle:
-    """Runs a command line in a real separate process; its output is read when it has finished."""
-
-    def __init__(self, command):
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self._read = False
-
-    def poll(self):
-        return self._process.poll()
-
-    def read_lines(self):
-        if self._process.poll() is None or self._read:
-            return []
-        self._read = True
-        return self._process.stdout.read().splitlines()
-
-    def cancel(self):
-        self._process.kill()
-        self._process.wait()
 
 
 def _install_gui_stand_ins() -> None:

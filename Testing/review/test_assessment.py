@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from SegQualityReviewLib.io import Geometry, StructureSet, Volume, read_structures, read_volume
+from SegQualityReviewLib.process.progress_lines import parse_line
 from SegQualityReviewLib.review import (
     Flag,
     assess_structures,
-    parse_progress_line,
     read_job_result,
     run_job,
     worst_slices,
@@ -41,12 +41,6 @@ def test_worst_slice_is_where_prediction_and_reference_disagree_most():
     _, structures, reference = _synthetic()
     assert worst_slices(structures, reference) == {"liver": 6}
     assert worst_slices(structures) == {"liver": 5}
-
-
-def test_progress_lines_parse_and_other_lines_do_not():
-    assert parse_progress_line("PROGRESS 0.250 Estimating quality") == (0.25, "Estimating quality")
-    assert parse_progress_line("loading weights") is None
-    assert parse_progress_line("PROGRESS x y") is None
 
 
 def test_metric_only_assessment_of_totalsegmentator_fast_against_full(shared_data):
@@ -78,14 +72,31 @@ def test_job_folder_runs_in_a_separate_process_and_round_trips(tmp_path):
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    progress = [parse_progress_line(line) for line in completed.stdout.splitlines()]
-    assert progress[-1] == (1.0, "Done")
+    events = [parse_line(line) for line in completed.stdout.splitlines()]
+    assert [e.kind for e in events] == ["progress"] * len(events)
+    assert (events[-1].fraction, events[-1].message) == (1.0, "Done")
     items = read_job_result(tmp_path / "job")
     assert [i.structure for i in items] == ["liver"]
     expected_dice = 2 * 400 / (409 + 480)  # 480 reference voxels, 80 dropped on z=6, 9 false positives there
     assert items[0].true_dice == pytest.approx(expected_dice, abs=1e-6)
     assert items[0].worst_slice == 6
     assert run_job(tmp_path / "job") == items
+
+
+def test_job_error_is_one_error_line_and_exit_code_2(tmp_path):
+    volume, structures, _ = _synthetic()
+    write_job(tmp_path / "job", volume, structures, use_estimator=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(tmp_path / "job")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert (
+        completed.stdout.strip().splitlines()[-1]
+        == "ERROR pred: nothing to assess: the estimator is off and no reference is given"
+    )
 
 
 def test_job_without_estimator_or_reference_is_refused():

@@ -10,19 +10,22 @@ Public API:
   reviewer=)`` logs who and when and autosaves at once; ``next_flagged``; ``alert_text``; ``save`` /
   ``load`` (JSON); ``export(folder)`` writes review.csv and review.json.
 - ``assess_structures(volume, structures, reference=, threshold=)`` and the job folder functions
-  (``write_job``, ``run_job``, ``read_job_result``) that run it in a separate process.
+  (``write_job``, ``run_job``, ``read_job_result``) that run it in a separate process;
+  ``JobRun`` (poll / wait / cancel / check) around ``start_process(command)``.
+- ``summary_rows`` / ``worst_case_rows`` / ``case_files``: a comparison's results.json as table rows.
 """
 
 from .assessment import (
     EstimatorUnavailableError,
     assess_structures,
-    parse_progress_line,
     read_job_result,
     run_job,
     worst_slices,
     write_job,
 )
+from .batch_view import case_files, summary_rows, worst_case_rows
 from .items import COLUMNS, Decision, Flag, ReviewItem, ReviewRecordError, build_items, flag_for, sort_items
+from .job_run import JobFailedError, JobRun, start_process
 from .session import (
     AuditEntry,
     ReviewContext,
@@ -37,6 +40,8 @@ __all__ = [
     "AuditEntry",
     "Decision",
     "EstimatorUnavailableError",
+    "JobFailedError",
+    "JobRun",
     "Flag",
     "ReviewContext",
     "ReviewFileError",
@@ -46,12 +51,15 @@ __all__ = [
     "assess_structures",
     "autosave_path_for",
     "build_items",
+    "case_files",
     "default_reviewer",
     "flag_for",
-    "parse_progress_line",
     "read_job_result",
     "run_job",
     "sort_items",
+    "start_process",
+    "summary_rows",
+    "worst_case_rows",
     "worst_slices",
     "write_job",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import SegQualityError
 from ..io import Geometry, StructureSet, Volume
+from ..process.progress_lines import format_error, print_progress
 from .items import ReviewItem, build_items
 
 ProgressCallback = Callable[[float, str], None]
@@ -22,7 +23,6 @@ ProgressCallback = Callable[[float, str], None]
 JOB_ARRAYS = "job.npz"
 JOB_SETTINGS = "job.json"
 JOB_RESULT = "items.json"
-PROGRESS_PREFIX = "PROGRESS"
 
 
 class EstimatorUnavailableError(SegQualityError):
@@ -177,19 +177,9 @@ def read_job_result(folder: str | Path) -> list[ReviewItem]:
     ]
 
 
-def parse_progress_line(line: str) -> tuple[float, str] | None:
-    """``(fraction, message)`` from a job's progress line, None for any other output line."""
-    parts = line.strip().split(" ", 2)
-    if len(parts) < 2 or parts[0] != PROGRESS_PREFIX:
-        return None
-    try:
-        return float(parts[1]), parts[2] if len(parts) > 2 else ""
-    except ValueError:
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job folder, printing ``PROGRESS <fraction> <message>`` lines; errors as one line, exit 2."""
+    """Run one job folder, printing ``PROGRESS <fraction> <message>`` lines and ``ERROR <message>`` on a
+    user-caused error (exit 2): the line protocol of ``process.progress_lines``."""
     parser = argparse.ArgumentParser(
         prog="python -m SegQualityReviewLib.review.assessment",
         description="Run a SegQualityReview assessment job folder.",
@@ -197,13 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("job_folder")
     arguments = parser.parse_args(argv)
 
-    def report(fraction: float, message: str) -> None:
-        print(f"{PROGRESS_PREFIX} {fraction:.3f} {message}", flush=True)
-
     try:
-        run_job(arguments.job_folder, progress=report)
+        run_job(arguments.job_folder, progress=print_progress)
     except SegQualityError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print(format_error(str(error)), flush=True)
         return 2
     return 0
 

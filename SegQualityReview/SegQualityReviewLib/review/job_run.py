@@ -1,0 +1,73 @@
+"""A job running in a separate process, as the Slicer module and the console see it: latest progress,
+finished or not, cancel, a blocking wait, and one clear error when it failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ..errors import SegQualityError
+
+ProgressCallback = Callable[[float, str], None]
+
+
+class JobFailedError(SegQualityError):
+    """A job's process ended with an error, was cancelled or timed out."""
+
+
+def start_process(command: Sequence[str]):
+    """Start ``command`` with the core's process runner (reader thread, tree kill on cancel)."""
+    from ..process.runner import ProcessRunner
+
+    runner = ProcessRunner(command)
+    runner.start()
+    return runner
+
+
+class JobRun:
+    """A started ``ProcessRunner``-like ``process`` with the folder and context its result is read from."""
+
+    def __init__(self, process: Any, *, folder: str | Path, context: Mapping[str, Any] | None = None) -> None:
+        self.process = process
+        self.folder = Path(folder)
+        self.context = dict(context or {})
+        self.last_progress: tuple[float, str] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.process.state.value != "running"
+
+    def poll(self) -> tuple[float, str] | None:
+        """The latest ``(fraction, message)`` reported since the last call, or None."""
+        latest = None
+        for event in self.process.poll():
+            if event.kind == "progress" and event.fraction is not None:
+                latest = self.last_progress = (float(event.fraction), event.message)
+        return latest
+
+    def wait(self, *, progress: ProgressCallback | None = None, timeout_s: float | None = None) -> None:
+        """Block until the process ends, passing each progress report on."""
+
+        def forward(event) -> None:
+            if event.kind == "progress" and event.fraction is not None:
+                self.last_progress = (float(event.fraction), event.message)
+                if progress is not None:
+                    progress(*self.last_progress)
+
+        self.process.wait(timeout_s=timeout_s, on_event=forward)
+
+    def cancel(self) -> None:
+        """Stop the process and every child it started."""
+        self.process.cancel()
+
+    def check(self, what: str) -> None:
+        """Raise ``JobFailedError`` naming ``what`` and the worker's own error unless the job completed."""
+        outcome = self.process.outcome()
+        if outcome.state.value == "completed":
+            return
+        detail = (
+            outcome.error_messages[-1]
+            if outcome.error_messages
+            else (outcome.last_lines[-1] if outcome.last_lines else "no output")
+        )
+        raise JobFailedError(f"{what}: {outcome.state.value} (exit code {outcome.return_code}): {detail}")
