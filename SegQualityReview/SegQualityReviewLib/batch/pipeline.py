@@ -1,0 +1,119 @@
+"""The compare and analyze flows: score (or read) the long table, analyse it, write cases.csv, results.json
+and report.html into one output folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .analysis import analyze_table
+from .cache import ScoreCache, file_sha256
+from .cases import Case, match_cases
+from .config import AnalysisSettings, CompareConfig
+from .long_table import check_long_table, long_table_from_results, read_long_table, write_long_table
+from .report import ReportInputs, write_report
+from .results import SCORES_FILE, build_results, write_results
+from .scoring import build_tasks, score_all
+
+RESULTS_FILE = "results.json"
+REPORT_FILE = "report.html"
+CACHE_FOLDER = ".cache"
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """The files one run wrote, and the analysis they hold."""
+
+    out_dir: Path
+    scores_path: Path
+    results_path: Path
+    report_path: Path
+    results: dict[str, Any]
+
+
+def run_compare(
+    config: CompareConfig, out_dir: str | Path, *, progress: bool = True, title: str = ""
+) -> RunOutputs:
+    """Score every case x model x structure (cached under OUT/.cache), analyse, and write the outputs."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cases, unmatched = match_cases(config)
+    tasks, file_hashes = build_tasks(config, cases)
+    results = score_all(tasks, ScoreCache(out_dir / CACHE_FOLDER), workers=config.workers, progress=progress)
+    table = check_long_table(long_table_from_results(results, cases), source="the scored cells")
+    notes = {
+        "imputed_cells": [
+            {"case_id": r.case_id, "model": r.model, "note": r.note} for r in results if r.note
+        ],
+        "unmatched_predictions": unmatched,
+    }
+    return _analyse_and_write(
+        table,
+        config.analysis,
+        out_dir,
+        config=config.as_dict(),
+        file_hashes=file_hashes,
+        notes=notes,
+        cases=cases,
+        config_obj=config,
+        title=title,
+    )
+
+
+def run_analyze(
+    scores_path: str | Path, settings: AnalysisSettings, out_dir: str | Path, *, title: str = ""
+) -> RunOutputs:
+    """Analyse a long-format table from elsewhere (the same analysis as compare, no thumbnails)."""
+    scores_path = Path(scores_path)
+    table = read_long_table(scores_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = {"scores": str(scores_path), "analysis": settings.as_dict()}
+    return _analyse_and_write(
+        table,
+        settings,
+        out_dir,
+        config=config,
+        file_hashes={str(scores_path): file_sha256(scores_path)},
+        notes={"imputed_cells": [], "unmatched_predictions": {}},
+        cases=None,
+        config_obj=None,
+        title=title,
+    )
+
+
+def _analyse_and_write(
+    table: pd.DataFrame,
+    settings: AnalysisSettings,
+    out_dir: Path,
+    *,
+    config: dict[str, Any],
+    file_hashes: dict[str, str],
+    notes: dict[str, Any],
+    cases: list[Case] | None,
+    config_obj: CompareConfig | None,
+    title: str,
+) -> RunOutputs:
+    scores_path = out_dir / SCORES_FILE
+    write_long_table(table, scores_path)
+    # Analyse the table as written, so reanalyze starts from exactly the same numbers.
+    written = read_long_table(scores_path)
+    analysis = analyze_table(written, settings)
+    results = build_results(
+        config=config,
+        settings=settings,
+        analysis=analysis,
+        scores_path=scores_path,
+        file_hashes=file_hashes,
+        run_notes=notes,
+    )
+    results_path = out_dir / RESULTS_FILE
+    write_results(results, results_path)
+    report_path = out_dir / REPORT_FILE
+    write_report(
+        ReportInputs(table=written, results=results, cases=cases, config=config_obj, title=title), report_path
+    )
+    return RunOutputs(out_dir, scores_path, results_path, report_path, results)

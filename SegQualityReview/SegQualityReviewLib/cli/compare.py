@@ -1,0 +1,142 @@
+"""``segquality compare``: score every case x model x structure and compare the models (report + results)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ..batch.config import (
+    AnalysisSettings,
+    CompareConfig,
+    ModelSource,
+    ScoringSettings,
+    load_config,
+    model_cards_from_flags,
+    parse_name_value,
+)
+from ..batch.errors import BatchConfigError
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare models on many cases: cases.csv, results.json and report.html",
+        description=(
+            "Score every case x model x structure with the metric core (parallel, cached under OUT/.cache so "
+            "an interrupted run resumes), then compare the models: intervals, paired tests, ranking, "
+            "failure modes, slices by metadata and power. Files are matched by case id (the file name "
+            "without its suffix). Give a YAML config or the flags."
+        ),
+    )
+    parser.add_argument("--config", type=Path, help="YAML comparison config (see docs/batch.md)")
+    parser.add_argument("--gt-dir", type=Path, help="folder of reference label images, one per case")
+    parser.add_argument("--gt-labels", type=Path, help="label map JSON of the references")
+    parser.add_argument(
+        "--pred", action="append", default=[], metavar="NAME=DIR", help="a model's prediction folder (repeat)"
+    )
+    parser.add_argument(
+        "--pred-labels", action="append", default=[], metavar="NAME=JSON", help="a model's label map (repeat)"
+    )
+    parser.add_argument(
+        "--images", type=Path, help="folder of images by case id, for the worst-case thumbnails"
+    )
+    parser.add_argument("--cases", type=Path, help="case table CSV: case_id, patient_id and metadata columns")
+    parser.add_argument(
+        "--nsd-tolerance", type=float, default=None, metavar="MM", help="NSD tolerance (default 2)"
+    )
+    parser.add_argument("--surface", choices=("surfel", "voxel"), default=None, help="surface definition")
+    parser.add_argument("--hd95", choices=("max", "pooled"), default=None, help="HD95 definition")
+    parser.add_argument(
+        "--resample-pred", action="store_true", help="resample predictions onto the reference grid (nearest)"
+    )
+    add_analysis_arguments(parser)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.set_defaults(run=run)
+
+
+def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by compare and analyze; unset ones keep the config's (or the default) value."""
+    parser.add_argument(
+        "--model-card", action="append", default=[], metavar="NAME=YAML", help="a model's card (repeat)"
+    )
+    parser.add_argument("--dataset-name", help="evaluated dataset, e.g. BraTS/2021/val (for contamination)")
+    parser.add_argument("--metrics", help="comma-separated metrics to analyse (default dice,nsd,hd95)")
+    parser.add_argument("--lower-is-better", help="comma-separated metrics where lower is better")
+    parser.add_argument("--n-resamples", type=int, help="bootstrap resamples B (default 10000)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--level", type=float, help="confidence level (default 0.95)")
+    parser.add_argument("--worst-k", type=int, help="worst cases listed per model (default 5)")
+
+
+def analysis_settings(args: argparse.Namespace, base: AnalysisSettings) -> AnalysisSettings:
+    """``base`` with every analysis option given on the command line applied."""
+    changes = {}
+    if args.model_card:
+        changes["model_cards"] = base.model_cards + model_cards_from_flags(args.model_card)
+    if args.dataset_name is not None:
+        changes["dataset_name"] = args.dataset_name
+    if args.metrics:
+        changes["metrics"] = _names(args.metrics)
+    if args.lower_is_better:
+        changes["lower_is_better"] = _names(args.lower_is_better)
+    for option, field in (
+        ("n_resamples", "n_resamples"),
+        ("seed", "seed"),
+        ("level", "confidence_level"),
+        ("worst_k", "worst_k"),
+    ):
+        if getattr(args, option) is not None:
+            changes[field] = getattr(args, option)
+    return replace(base, **changes)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..batch.pipeline import run_compare
+
+    outputs = run_compare(_config(args), args.out, progress=not args.no_progress)
+    print(f"wrote {outputs.scores_path}, {outputs.results_path} and {outputs.report_path}", file=sys.stderr)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> CompareConfig:
+    if args.config is not None:
+        if args.gt_dir or args.pred:
+            raise BatchConfigError("give either --config or --gt-dir/--pred, not both")
+        config = load_config(args.config, workers=args.workers)
+    else:
+        if args.gt_dir is None or not args.pred:
+            raise BatchConfigError("give --config, or --gt-dir and at least one --pred NAME=DIR")
+        labels = dict(parse_name_value(value, option="--pred-labels") for value in args.pred_labels)
+        models = []
+        for value in args.pred:
+            name, folder = parse_name_value(value, option="--pred")
+            models.append(ModelSource(name, Path(folder), Path(labels.pop(name)) if name in labels else None))
+        if labels:
+            raise BatchConfigError(f"--pred-labels names '{sorted(labels)[0]}', which no --pred gives")
+        config = CompareConfig(
+            gt_dir=args.gt_dir,
+            models=tuple(models),
+            gt_label_map=args.gt_labels,
+            image_dir=args.images,
+            cases_csv=args.cases,
+            workers=args.workers,
+        )
+    scoring = config.scoring
+    scoring = ScoringSettings(
+        nsd_tolerance_mm=scoring.nsd_tolerance_mm if args.nsd_tolerance is None else args.nsd_tolerance,
+        surface=args.surface or scoring.surface,
+        hd95=args.hd95 or scoring.hd95,
+        resample_pred=scoring.resample_pred or args.resample_pred,
+    )
+    return replace(config, scoring=scoring, analysis=analysis_settings(args, config.analysis))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
