@@ -10,7 +10,7 @@ from typing import Sequence
 from ..errors import SegQualityError
 
 # Sub-command modules of this package, in the order `segquality --help` lists them.
-COMMAND_MODULES = ("score", "segment", "models")
+COMMAND_MODULES = ("score", "compare", "analyze", "reanalyze", "demo", "segment", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
