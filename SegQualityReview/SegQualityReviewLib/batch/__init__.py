@@ -1,0 +1,70 @@
+"""Comparing segmentation models on many cases: scoring, analysis, results.json and report.html.
+
+Public API (docs/batch.md, schema in docs/results-schema.md)::
+
+    load_config(yaml_path, *, workers=None) -> CompareConfig
+    CompareConfig(gt_dir=, models=(ModelSource(name, prediction_dir, label_map), ...), gt_label_map=,
+                  image_dir=, cases_csv=, scoring=ScoringSettings(...), analysis=AnalysisSettings(...), workers=)
+    run_compare(config, out_dir, *, progress=True, title="") -> RunOutputs     # cases.csv, results.json, report.html
+    run_analyze(scores_csv, settings, out_dir, *, title="") -> RunOutputs       # a long table from elsewhere
+    reanalyze(results_json, *, rel_tolerance=1e-9) -> list[Difference]          # empty when reproduced
+    read_long_table(csv) -> pandas.DataFrame;  analyze_table(table, settings) -> dict
+    ModelCard, contamination_decisions(models, cards, dataset_name=)
+    write_phantom_cohort(root, *, n_patients=14, seed=7) -> PhantomCohort      # SYNTHETIC test cohort
+    run_demo(out_dir, *, shared_data, n_resamples=2000, workers=None) -> list[DemoRun]
+
+Long table columns: case_id, patient_id, model, structure, metric, value, status, failure_mode, then
+metadata columns. Patients are the bootstrap clusters; the statistics come from ``stats``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Exports by module, imported on first use so `segquality --help` does not load pandas, scipy and matplotlib.
+_EXPORTS = {
+    "analysis": ("analyze_table",),
+    "config": ("AnalysisSettings", "CompareConfig", "ModelSource", "ScoringSettings", "load_config"),
+    "demo": ("DemoRun", "run_demo"),
+    "errors": ("BatchConfigError", "ResultsFileError", "ScoreTableError"),
+    "long_table": ("LONG_COLUMNS", "read_long_table"),
+    "model_cards": ("ContaminationDecision", "ModelCard", "contamination_decisions"),
+    "phantom": ("PhantomCohort", "write_phantom_cohort"),
+    "pipeline": ("RunOutputs", "run_analyze", "run_compare"),
+    "results": ("Difference", "reanalyze"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+
+
+__all__ = [
+    "LONG_COLUMNS",
+    "AnalysisSettings",
+    "BatchConfigError",
+    "CompareConfig",
+    "ContaminationDecision",
+    "DemoRun",
+    "Difference",
+    "ModelCard",
+    "ModelSource",
+    "PhantomCohort",
+    "ResultsFileError",
+    "RunOutputs",
+    "ScoreTableError",
+    "ScoringSettings",
+    "analyze_table",
+    "contamination_decisions",
+    "load_config",
+    "read_long_table",
+    "reanalyze",
+    "run_analyze",
+    "run_compare",
+    "run_demo",
+    "write_phantom_cohort",
+]
