@@ -33,7 +33,7 @@ def rank_models(
     Each patient resample is ranked again (ties share the best rank): P(rank 1), mean rank and the rank
     interval at ``level`` come from those ranks, Kendall tau-b stability from comparing each with the observed
     ranking. Tied leaders: the leader plus every model whose sign-flip test against it is not significant
-    after Holm over the comparisons with the leader.
+    after Holm over all pairs of the family (exactly as in ``compare_models`` with the same seed).
     """
     level = check_level(level)
     groups = group_by_patient(values, patient_ids, column_names=model_names)
@@ -163,12 +163,19 @@ def significant_wins(patient_scores: np.ndarray, *, alpha: float) -> np.ndarray:
 def tied_leaders(
     groups: PatientGroups, scores: np.ndarray, *, level: float, resamples: PatientResamples
 ) -> np.ndarray:
-    """Boolean per model: the leader, and the models not significantly different from it (Holm, sign-flip)."""
+    """Boolean per model: the leader, and the models not significantly different from it.
+
+    The p-values are the sign-flip ones of ``compare_models`` with Holm over ALL pairs of the family (same
+    seed, same sign vectors), so the tied set always agrees with the pairwise table of the same analysis.
+    """
     leader = int(np.argmax(scores))
-    others = [j for j in range(scores.size) if j != leader]
-    differences = grouped_differences(groups, [(leader, j) for j in others])
+    pairs = list(itertools.combinations(range(scores.size), 2))
+    differences = grouped_differences(groups, pairs)
     p_values = sign_flip_p_values(differences, n_resamples=resamples.n_resamples, seed=resamples.seed)[0]
+    adjusted = holm(p_values)
     tied = np.zeros(scores.size, dtype=bool)
     tied[leader] = True
-    tied[others] = holm(p_values) >= 1.0 - level
+    for k, (a, b) in enumerate(pairs):
+        if leader in (a, b) and adjusted[k] >= 1.0 - level:
+            tied[b if a == leader else a] = True
     return tied

@@ -118,7 +118,7 @@ class Ranking(JsonRecord):
 
     ``models`` are ordered by observed rank. ``kendall_tau_*`` summarise tau-b between the observed ranking
     and each bootstrap ranking. ``tied_leaders`` holds the leader and every model not significantly worse
-    than it (sign-flip permutation, Holm over the comparisons with the leader).
+    than it (sign-flip permutation, Holm over all pairs of the family, as in the pairwise table).
     """
 
     scheme: str
