@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from SegQualityReviewLib.stats import (
     analyze_metric,
@@ -41,3 +42,15 @@ def test_every_part_of_an_analysis_uses_the_same_resamples_and_agrees_with_the_s
     record = json.loads(json.dumps(analysis.as_dict(), allow_nan=False))
     assert record["models"] == names and len(record["pairwise"]) == 6
     assert record["sensitivity"]["schemes"][0]["scheme"] == "mean"
+
+
+@pytest.mark.filterwarnings("error")
+def test_identical_models_give_equivalence_ties_and_null_stability_without_warnings():
+    values = np.tile(np.random.default_rng(2).beta(8, 2, size=(40, 1)), (1, 3))
+    analysis = analyze_metric(values, model_names=["a", "b", "c"], n_resamples=500, equivalence_margin=0.01)
+    assert {comparison.verdict for comparison in analysis.pairwise} == {"equivalent"}
+    assert analysis.ranking.tied_leaders == ("a", "b", "c")
+    assert all(model.rank == 1 for model in analysis.ranking.models)
+    assert analysis.power.n_for_power is None
+    record = json.loads(json.dumps(analysis.as_dict(), allow_nan=False))
+    assert record["ranking"]["kendall_tau_mean"] is None

@@ -49,6 +49,13 @@ def rank_models(
     rank_high = np.quantile(boot_ranks, 1.0 - tail, axis=0, method="inverted_cdf")
     taus = kendall_tau_b_rows(boot, direction * observed)
     leaders = tied_leaders(groups, direction * observed, level=level, resamples=resamples)
+    defined = taus[np.isfinite(taus)]
+    # When every model ties (observed or in every resample) no ordering exists to be stable: NaN, null in JSON.
+    tau_mean, tau_low, tau_high = (
+        (float(defined.mean()), float(np.quantile(defined, tail)), float(np.quantile(defined, 1.0 - tail)))
+        if defined.size
+        else (float("nan"),) * 3
+    )
     order = np.lexsort((np.arange(len(names)), observed_ranks))
     models = tuple(
         ModelRank(
@@ -67,9 +74,9 @@ def rank_models(
         scheme="mean",
         models=models,
         tied_leaders=tuple(names[j] for j in order if leaders[j]),
-        kendall_tau_mean=float(np.nanmean(taus)),
-        kendall_tau_low=float(np.nanquantile(taus, tail)),
-        kendall_tau_high=float(np.nanquantile(taus, 1.0 - tail)),
+        kendall_tau_mean=tau_mean,
+        kendall_tau_low=tau_low,
+        kendall_tau_high=tau_high,
         higher_is_better=bool(higher_is_better),
         level=level,
         n=groups.n_patients,
