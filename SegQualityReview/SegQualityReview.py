@@ -70,6 +70,7 @@ class SegQualityReviewParameterNode:
     batchReferenceFolder: Path = Path()
     batchPredictionFolders: str = ""
     batchCasesCsv: Path = Path()
+    batchModelCardsFolder: Path = Path()
     batchOutputFolder: Path = Path()
 
 
@@ -367,6 +368,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 referenceFolder=parameters.batchReferenceFolder,
                 predictionFolders=parameters.batchPredictionFolders,
                 casesCsv=parameters.batchCasesCsv,
+                modelCardsFolder=parameters.batchModelCardsFolder,
             )
             self._batchRun = self.logic.startCompare(config, outputFolder=parameters.batchOutputFolder)
             self.ui.runBatchButton.text = _("Cancel")
@@ -445,25 +447,38 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
     # Dependencies
 
     def ensureDependencies(self, *, askUser: bool = True) -> bool:
-        """Install what the estimator needs on first use, with the user's consent; torch comes from the
-        PyTorch extension. Never installs numpy, scipy, SimpleITK or VTK (Slicer ships them)."""
+        """Install what the core needs on first use, with the user's consent: torch through the PyTorch
+        extension, the rest from Resources/requirements.txt. Slicer's own numpy, scipy, SimpleITK and VTK
+        are pinned to their installed versions during the install, so they are never replaced."""
+        import importlib.metadata
         import importlib.util
 
-        missing = [name for name in ("torch", "timm") if importlib.util.find_spec(name) is None]
-        if not missing:
+        requirements = Path(__file__).parent / "Resources" / "requirements.txt"
+        missing = [name for name in _requirementNames(requirements) if not _isInstalled(name)]
+        needTorch = importlib.util.find_spec("torch") is None
+        if not missing and not needTorch:
             return True
+        packages = ", ".join(missing + (["torch"] if needTorch else []))
         if askUser and not slicer.util.confirmOkCancelDisplay(
             _("SegQualityReview needs {packages}. Install them now (this can take several minutes)?").format(
-                packages=", ".join(missing)
+                packages=packages
             )
         ):
             return False
-        if "torch" in missing:
+        if needTorch:
             import PyTorchUtils
 
-            PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False)
-        requirements = Path(__file__).parent / "Resources" / "requirements.txt"
-        slicer.util.pip_install(["-r", str(requirements)])
+            if PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False) is None:
+                return False
+        constraints = Path(tempfile.mkdtemp(prefix="SegQualityReview-pip-")) / "constraints.txt"
+        pinned = []
+        for name in ("numpy", "scipy", "SimpleITK", "vtk"):
+            try:
+                pinned.append(f"{name}=={importlib.metadata.version(name)}")
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        constraints.write_text("\n".join(pinned) + "\n", encoding="utf-8")
+        slicer.util.pip_install(["-r", str(requirements), "-c", str(constraints)])
         return True
 
     # Review
@@ -730,21 +745,25 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
     # Batch
 
     def batchConfig(
-        self, *, configPath=None, referenceFolder=None, predictionFolders: str = "", casesCsv=None
+        self,
+        *,
+        configPath=None,
+        referenceFolder=None,
+        predictionFolders="",
+        casesCsv=None,
+        modelCardsFolder=None,
     ):
-        """The comparison config: an existing YAML file, or one built from a reference folder and
-        ``name=folder`` prediction lines (one per model)."""
+        """The comparison config: an existing YAML file when given, else one built from the Batch fields."""
+        from SegQualityReviewLib.review import compare_config
+
         if configPath and str(configPath) not in ("", "."):
             return Path(configPath)
-        models = []
-        for line in predictionFolders.splitlines():
-            if line.strip():
-                name, _sep, folder = line.partition("=")
-                models.append({"name": name.strip(), "dir": folder.strip() or name.strip()})
-        config = {"ground_truth": {"dir": str(referenceFolder)}, "models": models}
-        if casesCsv and str(casesCsv) not in ("", "."):
-            config["cases"] = str(casesCsv)
-        return config
+        return compare_config(
+            reference_folder=referenceFolder,
+            predictions=predictionFolders,
+            cases_csv=casesCsv,
+            model_cards_folder=modelCardsFolder,
+        )
 
     def compare(self, config, *, outputFolder, progress: Optional[Callable[[float, str], None]] = None):
         """Run ``segquality compare`` on ``config`` (a YAML path or a dict) into ``outputFolder``
@@ -837,6 +856,27 @@ def _jobRun(process, *, folder, context):
     from SegQualityReviewLib.review import JobRun
 
     return JobRun(process, folder=folder, context=context)
+
+
+def _requirementNames(requirements: Path) -> list:
+    import re
+
+    lines = requirements.read_text(encoding="utf-8").splitlines()
+    return [
+        re.split(r"[<>=!~\[; ]", line.strip())[0]
+        for line in lines
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def _isInstalled(distribution: str) -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _writeVolume(volume, path: Path) -> Path:

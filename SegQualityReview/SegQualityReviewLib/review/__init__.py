@@ -12,7 +12,8 @@ Public API:
 - ``assess_structures(volume, structures, reference=, threshold=)`` and the job folder functions
   (``write_job``, ``run_job``, ``read_job_result``) that run it in a separate process;
   ``JobRun`` (poll / wait / cancel / check) around ``start_process(command)``.
-- ``summary_rows`` / ``worst_case_rows`` / ``case_files``: a comparison's results.json as table rows.
+- ``compare_config(reference_folder=, predictions=, cases_csv=, model_cards_folder=)``: the Batch tab's
+  fields as a compare config; ``summary_rows`` / ``worst_case_rows`` / ``case_files``: results.json as rows.
 """
 
 from .assessment import (
@@ -23,7 +24,7 @@ from .assessment import (
     worst_slices,
     write_job,
 )
-from .batch_view import case_files, summary_rows, worst_case_rows
+from .batch_view import CompareInputError, case_files, compare_config, summary_rows, worst_case_rows
 from .items import COLUMNS, Decision, Flag, ReviewItem, ReviewRecordError, build_items, flag_for, sort_items
 from .job_run import JobFailedError, JobRun, start_process
 from .session import (
@@ -37,6 +38,7 @@ from .session import (
 
 __all__ = [
     "COLUMNS",
+    "CompareInputError",
     "AuditEntry",
     "Decision",
     "EstimatorUnavailableError",
@@ -52,6 +54,7 @@ __all__ = [
     "autosave_path_for",
     "build_items",
     "case_files",
+    "compare_config",
     "default_reviewer",
     "flag_for",
     "read_job_result",

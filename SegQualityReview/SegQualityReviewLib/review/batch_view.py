@@ -5,7 +5,48 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import SegQualityError
+
 _SUFFIXES = (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+
+
+class CompareInputError(SegQualityError):
+    """The Batch tab's fields do not describe a comparison (no reference folder, a malformed model entry)."""
+
+
+def compare_config(
+    *,
+    reference_folder: str | Path,
+    predictions: str,
+    cases_csv: str | Path | None = None,
+    model_cards_folder: str | Path | None = None,
+) -> dict[str, Any]:
+    """A ``segquality compare`` YAML config (as a dict) from the Batch tab's fields.
+
+    ``predictions`` holds ``name=folder`` entries separated by semicolons or line breaks. A model gets
+    the card ``<model_cards_folder>/<name>.yaml`` when that file exists.
+    """
+    if not _given(reference_folder) or not Path(reference_folder).is_dir():
+        raise CompareInputError(f"{reference_folder}: the reference folder does not exist")
+    models = []
+    for entry in predictions.replace("\n", ";").split(";"):
+        if not entry.strip():
+            continue
+        name, separator, folder = (part.strip() for part in entry.partition("="))
+        if not separator or not name or not folder:
+            raise CompareInputError(f"prediction entry '{entry.strip()}': expected name=folder")
+        if not Path(folder).is_dir():
+            raise CompareInputError(f"{folder}: the prediction folder of model '{name}' does not exist")
+        model: dict[str, Any] = {"name": name, "dir": str(folder)}
+        if _given(model_cards_folder) and (Path(model_cards_folder) / f"{name}.yaml").is_file():
+            model["card"] = str(Path(model_cards_folder) / f"{name}.yaml")
+        models.append(model)
+    if not models:
+        raise CompareInputError("no prediction folder given: add name=folder entries")
+    config: dict[str, Any] = {"ground_truth": {"dir": str(reference_folder)}, "models": models}
+    if _given(cases_csv):
+        config["cases"] = str(cases_csv)
+    return config
 
 
 def summary_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -59,6 +100,11 @@ def case_files(results: Mapping[str, Any], case_id: str) -> dict[str, Path]:
             if path is not None:
                 found[role] = path
     return found
+
+
+def _given(path: str | Path | None) -> bool:
+    """Whether a path field was filled in (a Slicer path parameter left empty reads as ".")."""
+    return path is not None and str(path) not in ("", ".")
 
 
 def _file_for_case(folder: Path, case_id: str) -> Path | None:
