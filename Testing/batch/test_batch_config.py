@@ -1,0 +1,93 @@
+"""Comparison configs, model cards and the contamination rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from SegQualityReviewLib.batch import BatchConfigError, ModelCard, contamination_decisions, load_config
+from SegQualityReviewLib.batch.config import config_hash
+from SegQualityReviewLib.errors import SegQualityError
+
+
+def write_config(folder: Path, text: str) -> Path:
+    path = folder / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_yaml_paths_resolve_against_the_config_folder_and_cards_load(tmp_path):
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "b.yaml").write_text("version: '2'\ntraining_datasets: [AMOS]\n", encoding="utf-8")
+    path = write_config(
+        tmp_path,
+        "dataset: {name: BraTS/2021/val}\n"
+        "ground_truth: {dir: gt, label_map: labels.json}\n"
+        "models:\n"
+        "  - {name: a, dir: pred/a, card: {version: '1', training_datasets: [BraTS/2021]}}\n"
+        "  - {name: b, dir: pred/b, card: cards/b.yaml}\n"
+        "analysis: {metrics: [dice], n_resamples: 500, seed: 3}\n",
+    )
+    config = load_config(path, workers=1)
+    assert config.gt_dir == tmp_path / "gt" and config.gt_label_map == tmp_path / "labels.json"
+    assert [m.prediction_dir for m in config.models] == [tmp_path / "pred/a", tmp_path / "pred/b"]
+    assert config.analysis.metrics == ("dice",) and config.analysis.seed == 3
+    cards = config.analysis.cards_by_model
+    assert cards["a"].training_datasets == ("BraTS/2021",) and cards["b"].version == "2"
+
+
+def test_config_hash_ignores_workers_but_not_settings(tmp_path):
+    path = write_config(tmp_path, "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\n")
+    one, two = load_config(path, workers=1), load_config(path, workers=2)
+    assert config_hash(one.as_dict()) == config_hash(two.as_dict())
+    path.write_text(
+        "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {seed: 1}\n", encoding="utf-8"
+    )
+    assert config_hash(load_config(path).as_dict()) != config_hash(one.as_dict())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: [{name: a, dir: a}]\n", "ground_truth.dir is required"),
+        ("ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}, {name: a, dir: b}]\n", "given twice"),
+        (
+            "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {bootstraps: 5}\n",
+            "unknown setting",
+        ),
+        (
+            "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {n_resamples: 5}\n",
+            "at least 100",
+        ),
+        ("ground_truth: {dir: gt}\nmodels: []\n", "no model to compare"),
+        (
+            "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a, card: {training_datasets: BraTS}}]\n",
+            "must be a list",
+        ),
+    ],
+)
+def test_malformed_configs_raise_one_line_errors(tmp_path, text, message):
+    with pytest.raises(BatchConfigError, match=message) as raised:
+        load_config(write_config(tmp_path, text))
+    assert isinstance(raised.value, SegQualityError) and "\n" not in str(raised.value)
+
+
+def test_a_card_listing_the_dataset_or_its_parent_is_contaminated_and_other_splits_are_not():
+    cards = {
+        "parent": ModelCard("parent", training_datasets=("brats/2021",)),
+        "itself": ModelCard("itself", training_datasets=("BraTS/2021/val",)),
+        "other_split": ModelCard("other_split", training_datasets=("BraTS/2021/train", "KiTS")),
+    }
+    decisions = {
+        d.model: d
+        for d in contamination_decisions(
+            ["parent", "itself", "other_split", "no_card"], cards, dataset_name="BraTS/2021/val"
+        )
+    }
+    assert (
+        decisions["parent"].contaminated and "parent of the evaluated dataset" in decisions["parent"].reason
+    )
+    assert decisions["itself"].contaminated
+    assert not decisions["other_split"].contaminated
+    assert not decisions["no_card"].contaminated and "no model card" in decisions["no_card"].reason
