@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 import statsmodels.api as sm
 
+from SegQualityReviewLib.errors import SegQualityError
 from SegQualityReviewLib.stats import (
     SMALL_N_THRESHOLD,
     StatsInputError,
@@ -125,5 +126,6 @@ def test_wilson_rate_interval_for_zero_failures_is_not_degenerate():
     ],
 )
 def test_unusable_inputs_raise_one_line_stats_errors(call, message):
-    with pytest.raises(StatsInputError, match=message):
+    with pytest.raises(SegQualityError, match=message) as raised:
         call()
+    assert isinstance(raised.value, StatsInputError) and "\n" not in str(raised.value)

@@ -5,8 +5,8 @@ BCa estimates its bias and acceleration from the sample itself and, like every b
 narrow by about sqrt((N-1)/N) at small N, so it under-covers; the t interval has exact coverage for normal
 data and degrades gently otherwise. From 30 patients on, BCa follows the skew of bounded metrics (Dice
 near 1, HD95 with a long tail) with unequal tails, which the symmetric t interval cannot; its bootstrap
-distribution is widened by sqrt(N/(N-1)) (the plug-in variance bias), which brings Dice-like data at N = 30
-from about 0.939 to 0.943 coverage (see docs/statistics.md).
+distribution is widened by sqrt(N/(N-1)) (the plug-in variance bias): 95% coverage on Dice-like data at
+N = 30 is 0.944 against 0.940 for scipy's BCa (docs/statistics.md has the measured table).
 """
 
 from __future__ import annotations
