@@ -1,0 +1,83 @@
+"""segquality analyze on a long table from elsewhere, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from SegQualityReviewLib.cli import main
+
+HOSTILE_MODEL = "<img src=x onerror=alert(1)>"
+
+
+def challenge_table(path, *, n_patients: int = 12) -> None:
+    """Published-results style table: model 'best' leads by 0.08 Dice, two cases per patient, a site column."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for patient in range(n_patients):
+        for visit in range(2):
+            base = rng.uniform(0.7, 0.85)
+            for model, offset in (("best", 0.08), ("middle", 0.0), (HOSTILE_MODEL, -0.02)):
+                for structure in ("kidney", "tumour"):
+                    rows.append(
+                        {
+                            "case_id": f"p{patient}_v{visit}",
+                            "patient_id": f"p{patient}",
+                            "model": model,
+                            "structure": structure,
+                            "metric": "dice",
+                            "value": float(np.clip(base + offset + rng.normal(0, 0.04), 0, 1)),
+                            "site": "<b>north</b>" if patient % 2 else "south",
+                        }
+                    )
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_analyze_ranks_an_external_table_and_escapes_every_user_string(tmp_path):
+    scores = tmp_path / "challenge.csv"
+    challenge_table(scores)
+    card = tmp_path / "card.yaml"
+    card.write_text("version: '3'\ntraining_datasets: [KiTS/2023]\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "analyze",
+            "--scores",
+            str(scores),
+            "--out",
+            str(out),
+            "--metrics",
+            "dice",
+            "--n-resamples",
+            "200",
+            "--dataset-name",
+            "KiTS/2023/test",
+            "--model-card",
+            f"middle={card}",
+        ]
+    )
+    assert code == 0
+    analysis = json.loads((out / "results.json").read_text())["analysis"]
+    assert analysis["n_cases"] == 24 and analysis["n_patients"] == 12
+    assert analysis["ranked_models"] == ["best", HOSTILE_MODEL]  # 'middle' trained on KiTS/2023
+    for family in analysis["families"]:
+        assert family["ranking"]["models"][0]["model"] == "best"
+        assert family["estimates"][0]["mean"]["n"] == 12  # patients, the bootstrap clusters
+    html = (out / "report.html").read_text()
+    assert HOSTILE_MODEL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<b>north</b>" not in html and "&lt;b&gt;north&lt;/b&gt;" in html
+    assert "files not known" in html  # no thumbnails without images
+    assert main(["reanalyze", str(out / "results.json")]) == 0
+
+
+def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["analyze", "--scores", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "out")]) == 2
+    assert main(["compare", "--gt-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert main(["compare", "--gt-dir", str(tmp_path), "--pred", "a", "--out", str(tmp_path / "out")]) == 2
+    assert main(["reanalyze", str(tmp_path / "results.json")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith("segquality ") and "error:" in line for line in lines)
+    assert "score table not found" in lines[0] and "at least one --pred" in lines[1]
+    assert "expected NAME=VALUE" in lines[2] and "results file not found" in lines[3]

@@ -1,0 +1,54 @@
+"""report.html in headless Chromium: every plot loads and a screenshot is taken."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium not installed (scripts/test.sh installs Debian's chromium with apt-get)")
+    return path
+
+
+def run_chromium(chromium: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium, *CHROMIUM_FLAGS, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_report_renders_in_chromium_with_every_plot_loaded(phantom_run, chromium, tmp_path):
+    report = phantom_run.outputs.report_path
+    html = report.read_text(encoding="utf-8")
+    n_images = html.count("<img ")
+    assert n_images > 10 and "http://" not in html and "https://" not in html  # self-contained
+    dom = run_chromium(chromium, f"--user-data-dir={tmp_path / 'profile-dom'}", "--dump-dom", report.as_uri())
+    status = re.search(r'id="plots-status" data-status="([^"]+)"', dom.stdout)
+    assert status is not None, dom.stderr[-2000:]
+    assert status.group(1) == f"plots-loaded:{n_images}/{n_images}"
+    screenshot = tmp_path / "report.png"
+    run_chromium(
+        chromium,
+        f"--user-data-dir={tmp_path / 'profile-shot'}",
+        f"--screenshot={screenshot}",
+        "--window-size=1280,2000",
+        report.as_uri(),
+    )
+    assert screenshot.is_file() and screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
