@@ -116,7 +116,16 @@ def run_demo(
             workers=workers or config.workers,
         )
         runs.append(
-            DemoRun(study, run_compare(config, out_dir / study.name, progress=progress, title=study.title))
+            DemoRun(
+                study,
+                run_compare(
+                    config,
+                    out_dir / study.name,
+                    progress=progress,
+                    title=study.title,
+                    description=study.description,
+                ),
+            )
         )
     write_index(runs, out_dir / "index.html")
     return runs

@@ -35,7 +35,12 @@ class RunOutputs:
 
 
 def run_compare(
-    config: CompareConfig, out_dir: str | Path, *, progress: bool = True, title: str = ""
+    config: CompareConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    title: str = "",
+    description: str = "",
 ) -> RunOutputs:
     """Score every case x model x structure (cached under OUT/.cache), analyse, and write the outputs."""
     out_dir = Path(out_dir)
@@ -60,11 +65,17 @@ def run_compare(
         cases=cases,
         config_obj=config,
         title=title,
+        description=description,
     )
 
 
 def run_analyze(
-    scores_path: str | Path, settings: AnalysisSettings, out_dir: str | Path, *, title: str = ""
+    scores_path: str | Path,
+    settings: AnalysisSettings,
+    out_dir: str | Path,
+    *,
+    title: str = "",
+    description: str = "",
 ) -> RunOutputs:
     """Analyse a long-format table from elsewhere (the same analysis as compare, no thumbnails)."""
     scores_path = Path(scores_path)
@@ -82,6 +93,7 @@ def run_analyze(
         cases=None,
         config_obj=None,
         title=title,
+        description=description,
     )
 
 
@@ -96,6 +108,7 @@ def _analyse_and_write(
     cases: list[Case] | None,
     config_obj: CompareConfig | None,
     title: str,
+    description: str,
 ) -> RunOutputs:
     scores_path = out_dir / SCORES_FILE
     write_long_table(table, scores_path)
@@ -114,6 +127,14 @@ def _analyse_and_write(
     write_results(results, results_path)
     report_path = out_dir / REPORT_FILE
     write_report(
-        ReportInputs(table=written, results=results, cases=cases, config=config_obj, title=title), report_path
+        ReportInputs(
+            table=written,
+            results=results,
+            cases=cases,
+            config=config_obj,
+            title=title,
+            description=description,
+        ),
+        report_path,
     )
     return RunOutputs(out_dir, scores_path, results_path, report_path, results)

@@ -48,7 +48,8 @@ def box_strip_plot(
         axis.set_xticks(
             range(1, len(models) + 1), [str(m) for m in models], rotation=30, ha="right", fontsize=8
         )
-        axis.set_title(f"{structure}: {metric}", fontsize=9)
+        axis.set_title(metric, fontsize=9)
+    figure.suptitle(structure, fontsize=9)
     figure.tight_layout()
     return figure_uri(figure)
 

@@ -33,6 +33,7 @@ class ReportInputs:
     cases: list[Case] | None = None
     config: CompareConfig | None = None
     title: str = ""
+    description: str = ""
 
 
 def write_report(inputs: ReportInputs, path: Path) -> None:
@@ -81,6 +82,7 @@ def report_context(inputs: ReportInputs) -> dict[str, Any]:
     return {
         "title": inputs.title
         or f"Model comparison: {results['config'].get('analysis', {}).get('dataset_name') or 'unnamed dataset'}",
+        "description": inputs.description,
         "results": results,
         "analysis": analysis,
         "models": models,
