@@ -107,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> CompareConfig:
     if args.config is not None:
-        if args.gt_dir or args.pred:
-            raise BatchConfigError("give either --config or --gt-dir/--pred, not both")
+        if args.gt_dir or args.pred or args.pred_labels or args.gt_labels or args.images or args.cases:
+            raise BatchConfigError(
+                "give the files either in --config or as flags (--gt-dir, --pred, ...), not both"
+            )
         config = load_config(args.config, workers=args.workers)
     else:
         if args.gt_dir is None or not args.pred:
