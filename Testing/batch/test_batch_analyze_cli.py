@@ -56,6 +56,8 @@ def test_analyze_ranks_an_external_table_and_escapes_every_user_string(tmp_path)
             "KiTS/2023/test",
             "--model-card",
             f"middle={card}",
+            "--equivalence-margin",
+            "dice=0.5",
         ]
     )
     assert code == 0
@@ -65,6 +67,9 @@ def test_analyze_ranks_an_external_table_and_escapes_every_user_string(tmp_path)
     for family in analysis["families"]:
         assert family["ranking"]["models"][0]["model"] == "best"
         assert family["estimates"][0]["mean"]["n"] == 12  # patients, the bootstrap clusters
+        # A 0.1 Dice gap is both significant and inside a 0.5 margin: TOST reports it as equivalent.
+        assert [pair["verdict"] for pair in family["pairwise"]] == ["equivalent"]
+        assert family["pairwise"][0]["equivalence"]["margin"] == 0.5
     html = (out / "report.html").read_text()
     assert HOSTILE_MODEL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<b>north</b>" not in html and "&lt;b&gt;north&lt;/b&gt;" in html
@@ -81,3 +86,24 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys):
     assert len(lines) == 4 and all(line.startswith("segquality ") and "error:" in line for line in lines)
     assert "score table not found" in lines[0] and "at least one --pred" in lines[1]
     assert "expected NAME=VALUE" in lines[2] and "results file not found" in lines[3]
+
+
+def test_a_failed_row_without_a_value_takes_the_worst_observed_value_and_is_counted(tmp_path):
+    from SegQualityReviewLib.batch import AnalysisSettings, analyze_table, read_long_table
+
+    path = tmp_path / "scores.csv"
+    rows = ["case_id,patient_id,model,structure,metric,value,status"]
+    dice = {"a": [0.9, 0.8, 0.85, 0.7], "b": [0.6, 0.95, None, 0.9]}
+    for model, values in dice.items():
+        for index, value in enumerate(values):
+            status = "failed" if value is None else "ok"
+            rows.append(f"c{index},p{index},{model},liver,dice,{'' if value is None else value},{status}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    analysis = analyze_table(read_long_table(path), AnalysisSettings(metrics=("dice",), n_resamples=200))
+    assert (
+        analysis["imputation"]["b"]["by_status"]["failed"] == 1
+        and analysis["imputation"]["a"]["imputed_cells"] == 0
+    )
+    means = {e["model"]: e["mean"]["estimate"] for e in analysis["families"][0]["estimates"]}
+    assert abs(means["b"] - (0.6 + 0.95 + 0.6 + 0.9) / 4) < 1e-12  # the blank took the worst Dice seen, 0.6
+    assert abs(means["a"] - 0.8125) < 1e-12

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 
 import pandas as pd
+import pytest
 
 from SegQualityReviewLib.batch import analyze_table, reanalyze, run_compare
 from SegQualityReviewLib.batch import scoring as scoring_module
@@ -105,17 +106,24 @@ def test_reanalyze_reproduces_every_number_and_fails_when_a_score_changes(phanto
     assert "analysis.families[0]" in err and "differ beyond tolerance" in err
 
 
-def test_an_interrupted_run_resumes_from_the_cache(phantom_run, test_config, tmp_path, monkeypatch):
+def test_an_interrupted_run_resumes_where_it_stopped(phantom_run, test_config, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    shutil.copytree(phantom_run.outputs.out_dir, out)
-    cached = sorted((out / ".cache").glob("*.json"))
-    assert len(cached) == phantom_run.cohort.n_cases * len(MODELS)
-    for path in cached[:3]:
-        path.unlink()
     scored = []
     original = scoring_module.score_cell
-    monkeypatch.setattr(scoring_module, "score_cell", lambda task: scored.append(task) or original(task))
+
+    def interrupted_after_three(task):
+        if len(scored) == 3:
+            raise KeyboardInterrupt
+        scored.append(task.key)
+        return original(task)
+
+    monkeypatch.setattr(scoring_module, "score_cell", interrupted_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        run_compare(test_config(phantom_run.cohort), out, progress=False)
+    assert sorted(path.stem for path in (out / ".cache").glob("*.json")) == sorted(scored)
+    monkeypatch.setattr(scoring_module, "score_cell", lambda task: scored.append(task.key) or original(task))
     outputs = run_compare(test_config(phantom_run.cohort), out, progress=False)
-    assert len(scored) == 3
+    n_cells = phantom_run.cohort.n_cases * len(MODELS)
+    assert len(scored) == n_cells and len(set(scored)) == n_cells  # every cell scored exactly once
     assert outputs.results["scores_sha256"] == phantom_run.outputs.results["scores_sha256"]
     assert json.loads(outputs.results_path.read_text())["analysis"] == phantom_run.outputs.results["analysis"]

@@ -27,12 +27,16 @@ def test_yaml_paths_resolve_against_the_config_folder_and_cards_load(tmp_path):
         "models:\n"
         "  - {name: a, dir: pred/a, card: {version: '1', training_datasets: [BraTS/2021]}}\n"
         "  - {name: b, dir: pred/b, card: cards/b.yaml}\n"
-        "analysis: {metrics: [dice], n_resamples: 500, seed: 3}\n",
+        "analysis: {metrics: [dice], n_resamples: 500, seed: 3, equivalence_margins: {dice: 0.02}}\n",
     )
     config = load_config(path, workers=1)
     assert config.gt_dir == tmp_path / "gt" and config.gt_label_map == tmp_path / "labels.json"
     assert [m.prediction_dir for m in config.models] == [tmp_path / "pred/a", tmp_path / "pred/b"]
     assert config.analysis.metrics == ("dice",) and config.analysis.seed == 3
+    assert (
+        config.analysis.equivalence_margin("dice") == 0.02
+        and config.analysis.equivalence_margin("nsd") is None
+    )
     cards = config.analysis.cards_by_model
     assert cards["a"].training_datasets == ("BraTS/2021",) and cards["b"].version == "2"
 
@@ -73,21 +77,22 @@ def test_malformed_configs_raise_one_line_errors(tmp_path, text, message):
     assert isinstance(raised.value, SegQualityError) and "\n" not in str(raised.value)
 
 
-def test_a_card_listing_the_dataset_or_its_parent_is_contaminated_and_other_splits_are_not():
+def test_a_card_listing_the_dataset_its_parent_or_a_part_is_contaminated_and_sibling_splits_are_not():
     cards = {
         "parent": ModelCard("parent", training_datasets=("brats/2021",)),
         "itself": ModelCard("itself", training_datasets=("BraTS/2021/val",)),
-        "other_split": ModelCard("other_split", training_datasets=("BraTS/2021/train", "KiTS")),
+        "sibling": ModelCard("sibling", training_datasets=("BraTS/2021/train", "KiTS")),
+        "prefix_only": ModelCard("prefix_only", training_datasets=("BraTS/20",)),
     }
-    decisions = {
-        d.model: d
-        for d in contamination_decisions(
-            ["parent", "itself", "other_split", "no_card"], cards, dataset_name="BraTS/2021/val"
-        )
-    }
+    models = ["parent", "itself", "sibling", "prefix_only", "no_card"]
+    decisions = {d.model: d for d in contamination_decisions(models, cards, dataset_name="BraTS/2021/val")}
     assert (
-        decisions["parent"].contaminated and "parent of the evaluated dataset" in decisions["parent"].reason
+        decisions["parent"].contaminated and "a parent of the evaluated dataset" in decisions["parent"].reason
     )
-    assert decisions["itself"].contaminated
-    assert not decisions["other_split"].contaminated
+    assert decisions["itself"].contaminated and "the evaluated dataset itself" in decisions["itself"].reason
+    assert not decisions["sibling"].contaminated and not decisions["prefix_only"].contaminated
     assert not decisions["no_card"].contaminated and "no model card" in decisions["no_card"].reason
+    whole = {d.model: d for d in contamination_decisions(models, cards, dataset_name="BraTS/2021")}
+    assert whole["sibling"].contaminated and "a part of the evaluated dataset" in whole["sibling"].reason
+    unnamed = contamination_decisions(["parent"], cards, dataset_name="")
+    assert not unnamed[0].contaminated and "not checked" in unnamed[0].reason

@@ -151,6 +151,7 @@ def _analyze_family(
         wide[ranked].to_numpy(dtype=float),
         model_names=ranked,
         higher_is_better=higher_is_better,
+        equivalence_margin=settings.equivalence_margin(metric),
         patient_ids=patient_ids,
         **options,
     )

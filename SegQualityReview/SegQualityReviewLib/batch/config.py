@@ -35,8 +35,17 @@ class AnalysisSettings:
     confidence_level: float = 0.95
     worst_k: int = 5
     model_cards: tuple[ModelCard, ...] = ()
+    # (metric, margin) pairs: pairwise TOST equivalence within +-margin for that metric.
+    equivalence_margins: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.equivalence_margins, Mapping):
+            object.__setattr__(self, "equivalence_margins", tuple(sorted(self.equivalence_margins.items())))
+        for metric, margin in self.equivalence_margins:
+            if not isinstance(margin, (int, float)) or not margin > 0:
+                raise BatchConfigError(
+                    f"equivalence margin for '{metric}' must be a positive number, not {margin!r}"
+                )
         if self.n_resamples < 100:
             raise BatchConfigError(f"n_resamples {self.n_resamples}: use at least 100 bootstrap resamples")
         if not 0.5 < self.confidence_level < 1.0:
@@ -48,6 +57,9 @@ class AnalysisSettings:
 
     def higher_is_better(self, metric: str) -> bool:
         return metric not in self.lower_is_better
+
+    def equivalence_margin(self, metric: str) -> float | None:
+        return dict(self.equivalence_margins).get(metric)
 
     @property
     def cards_by_model(self) -> dict[str, ModelCard]:
@@ -63,6 +75,7 @@ class AnalysisSettings:
             "confidence_level": self.confidence_level,
             "worst_k": self.worst_k,
             "model_cards": [{**card.as_dict(), "source": card.source} for card in self.model_cards],
+            "equivalence_margins": dict(self.equivalence_margins),
         }
 
     @classmethod
@@ -80,6 +93,7 @@ class AnalysisSettings:
             confidence_level=float(content.get("confidence_level", 0.95)),
             worst_k=int(content.get("worst_k", 5)),
             model_cards=cards,
+            equivalence_margins=dict(content.get("equivalence_margins", {})),
         )
 
 

@@ -1,7 +1,8 @@
 """Model cards (version, training datasets) and the contamination rule they feed.
 
-A model whose card lists the evaluated dataset, or a dataset it belongs to, has seen the test data (or
-data drawn from the same collection): it is shown in every table but kept out of ranking and tests.
+A model whose card lists the evaluated dataset, a dataset it belongs to, or a part of it has seen the
+test data (or data drawn from the same collection): it is shown in every table but kept out of ranking
+and tests.
 """
 
 from __future__ import annotations
@@ -72,35 +73,54 @@ class ContaminationDecision:
     reason: str
 
 
-def dataset_lineage(dataset_name: str) -> tuple[str, ...]:
-    """The dataset and every parent it belongs to: ``"BraTS/2021/val"`` -> itself, ``BraTS/2021``, ``BraTS``."""
-    parts = [part.strip() for part in dataset_name.split("/") if part.strip()]
-    return tuple("/".join(parts[:end]) for end in range(len(parts), 0, -1))
+def dataset_parts(dataset_name: str) -> tuple[str, ...]:
+    """A dataset name as its lower-cased path parts: ``"BraTS/2021/val"`` -> ``("brats", "2021", "val")``."""
+    return tuple(part.strip().lower() for part in dataset_name.split("/") if part.strip())
+
+
+def training_overlap(trained_on: str, evaluated: str) -> str | None:
+    """How a training dataset overlaps the evaluated one, in words, or None when it does not.
+
+    Overlap: the same dataset, a parent of it (``BraTS/2021`` for ``BraTS/2021/val``), or a part of
+    it (``BraTS/2021/train`` when the whole ``BraTS/2021`` is evaluated). Sibling splits do not overlap.
+    """
+    trained, target = dataset_parts(trained_on), dataset_parts(evaluated)
+    if not trained or not target:
+        return None
+    if trained == target:
+        return "the evaluated dataset itself"
+    if target[: len(trained)] == trained:
+        return "a parent of the evaluated dataset"
+    if trained[: len(target)] == target:
+        return "a part of the evaluated dataset"
+    return None
 
 
 def contamination_decisions(
     models: list[str], cards: Mapping[str, ModelCard], *, dataset_name: str
 ) -> list[ContaminationDecision]:
-    """One decision per model: contaminated when its card lists the dataset or one of its parents.
+    """One decision per model: contaminated when a training dataset on its card overlaps the evaluated one.
 
-    Names are compared case-insensitively. A model without a card is not excluded, and the reason says
-    that nothing was declared, so the report can show it.
+    Names are compared as case-insensitive ``/`` paths (``training_overlap``). A model without a card, or
+    a run without a dataset name, is not excluded, and the reason says why, so the report can show it.
     """
-    lineage = {name.lower(): name for name in dataset_lineage(dataset_name)}
     decisions = []
     for model in models:
         card = cards.get(model)
         if card is None:
             decisions.append(ContaminationDecision(model, False, "no model card: training data not declared"))
             continue
-        overlap = [name for name in card.training_datasets if name.lower() in lineage]
-        if overlap and dataset_name:
-            reason = f"model card {card.source} lists training dataset '{overlap[0]}'"
-            if overlap[0].lower() != dataset_name.lower():
-                reason += f", a parent of the evaluated dataset '{dataset_name}'"
+        if not dataset_parts(dataset_name):
+            decisions.append(ContaminationDecision(model, False, "no evaluated dataset named: not checked"))
+            continue
+        overlaps = [(name, training_overlap(name, dataset_name)) for name in card.training_datasets]
+        overlaps = [(name, how) for name, how in overlaps if how is not None]
+        if overlaps:
+            name, how = overlaps[0]
+            reason = f"model card {card.source} lists training dataset '{name}', {how} '{dataset_name}'"
             decisions.append(ContaminationDecision(model, True, reason))
         else:
             decisions.append(
-                ContaminationDecision(model, False, "training datasets do not include the evaluated one")
+                ContaminationDecision(model, False, "training datasets do not overlap the evaluated one")
             )
     return decisions

@@ -12,7 +12,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -158,7 +158,6 @@ def score_all(
     *,
     workers: int,
     progress: bool = True,
-    on_result: Callable[[CellResult], None] | None = None,
 ) -> list[CellResult]:
     """Score every task not already in the cache, ``workers`` processes at a time, in task order.
 
@@ -186,8 +185,6 @@ def score_all(
     def store(index: int, result: CellResult) -> None:
         cache.put(tasks[index].key, {"rows": list(result.rows), "note": result.note})
         results[index] = result
-        if on_result is not None:
-            on_result(result)
         bar.update(1)
 
     try:

@@ -73,6 +73,13 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--level", type=float, help="confidence level (default 0.95)")
     parser.add_argument("--worst-k", type=int, help="worst cases listed per model (default 5)")
+    parser.add_argument(
+        "--equivalence-margin",
+        action="append",
+        default=[],
+        metavar="METRIC=MARGIN",
+        help="TOST equivalence margin for a metric, e.g. dice=0.02 (repeat)",
+    )
 
 
 def analysis_settings(args: argparse.Namespace, base: AnalysisSettings) -> AnalysisSettings:
@@ -84,6 +91,17 @@ def analysis_settings(args: argparse.Namespace, base: AnalysisSettings) -> Analy
         changes["dataset_name"] = args.dataset_name
     if args.metrics:
         changes["metrics"] = _names(args.metrics)
+    if args.equivalence_margin:
+        margins = dict(base.equivalence_margins)
+        for value in args.equivalence_margin:
+            metric, margin = parse_name_value(value, option="--equivalence-margin")
+            try:
+                margins[metric] = float(margin)
+            except ValueError:
+                raise BatchConfigError(
+                    f"--equivalence-margin '{value}': the margin is not a number"
+                ) from None
+        changes["equivalence_margins"] = margins
     if args.lower_is_better:
         changes["lower_is_better"] = _names(args.lower_is_better)
     for option, field in (
