@@ -135,7 +135,8 @@ def power_plot(families: Sequence[Mapping[str, Any]], *, metric: str) -> str:
     observed = [abs(family["power"]["mean_difference"]) for family in powered]
     detectable = [family["power"]["detectable_difference"] or 0.0 for family in powered]
     axis.bar(x - 0.2, observed, 0.4, label="observed |difference| of the leading pair")
-    axis.bar(x + 0.2, detectable, 0.4, label="detectable with 80% power at this N")
+    target = powered[0]["power"]["power"] if powered else 0.8
+    axis.bar(x + 0.2, detectable, 0.4, label=f"detectable with {target:.0%} power at this N")
     axis.set_xticks(x, [f["structure"] for f in powered], rotation=30, ha="right", fontsize=8)
     axis.set_ylabel(metric, fontsize=8)
     axis.set_title(f"power: {metric}", fontsize=9)
