@@ -107,3 +107,19 @@ def test_a_failed_row_without_a_value_takes_the_worst_observed_value_and_is_coun
     means = {e["model"]: e["mean"]["estimate"] for e in analysis["families"][0]["estimates"]}
     assert abs(means["b"] - (0.6 + 0.95 + 0.6 + 0.9) / 4) < 1e-12  # the blank took the worst Dice seen, 0.6
     assert abs(means["a"] - 0.8125) < 1e-12
+
+
+def test_without_metrics_analyze_takes_the_metrics_the_table_holds(tmp_path):
+    path = tmp_path / "scores.csv"
+    rows = ["case_id,patient_id,model,structure,metric,value"]
+    rows += [
+        f"c{i},p{i},{m},tumour,DSC,{0.6 + 0.03 * i + (0.1 if m == 'A' else 0)}"
+        for i in range(6)
+        for m in "AB"
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert (
+        main(["analyze", "--scores", str(path), "--out", str(tmp_path / "out"), "--n-resamples", "200"]) == 0
+    )
+    analysis = json.loads((tmp_path / "out" / "results.json").read_text())["analysis"]
+    assert analysis["metrics"] == ["DSC"] and analysis["families"][0]["ranking"]["models"][0]["model"] == "A"

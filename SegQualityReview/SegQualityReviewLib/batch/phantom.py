@@ -23,11 +23,15 @@ import SimpleITK as sitk
 import yaml
 from scipy import ndimage
 
+from .errors import BatchConfigError
+
 STRUCTURES = ("liver", "spleen", "kidney_left", "kidney_right")
 MODELS = ("steady", "dilated", "kidney_misser", "hallucinator", "memoriser")
 DATASET_NAME = "segquality-phantom/v1/test"
 SHAPE = (24, 56, 64)  # (z, y, x)
 SPACING_XYZ = (2.0, 2.0, 4.0)
+# Enough scans for the missing (third) and corrupt (sixth) prediction files.
+MIN_PATIENTS = 5
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class PhantomCohort:
 
 def write_phantom_cohort(root: str | Path, *, n_patients: int = 14, seed: int = 7) -> PhantomCohort:
     """Generate the cohort under ``root`` (images, gt, pred/<model>, cases.csv, cards, config.yaml)."""
+    if n_patients < MIN_PATIENTS:
+        raise BatchConfigError(
+            f"phantom cohort: {n_patients} patients asked for, at least {MIN_PATIENTS} needed"
+        )
     root = Path(root)
     rng = np.random.default_rng(seed)
     for folder in ["images", "gt", *(f"pred/{model}" for model in MODELS), "cards"]:

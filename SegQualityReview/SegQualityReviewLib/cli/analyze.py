@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..batch.config import AnalysisSettings
+from ..batch.config import DEFAULT_METRICS, AnalysisSettings
 from .compare import add_analysis_arguments, analysis_settings
 
 
@@ -27,8 +27,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..batch.long_table import read_long_table
     from ..batch.pipeline import run_analyze
 
-    outputs = run_analyze(args.scores, analysis_settings(args, AnalysisSettings()), args.out)
+    base = AnalysisSettings()
+    if not args.metrics:
+        present = list(dict.fromkeys(read_long_table(args.scores)["metric"]))
+        # Without --metrics: dice, nsd and hd95 where the table has them, else every metric it holds.
+        base = AnalysisSettings(metrics=tuple(m for m in DEFAULT_METRICS if m in present) or tuple(present))
+    outputs = run_analyze(args.scores, analysis_settings(args, base), args.out)
     print(f"wrote {outputs.scores_path}, {outputs.results_path} and {outputs.report_path}", file=sys.stderr)
     return 0
