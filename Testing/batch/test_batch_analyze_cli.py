@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from SegQualityReviewLib.cli import main
 
@@ -123,3 +124,25 @@ def test_without_metrics_analyze_takes_the_metrics_the_table_holds(tmp_path):
     )
     analysis = json.loads((tmp_path / "out" / "results.json").read_text())["analysis"]
     assert analysis["metrics"] == ["DSC"] and analysis["families"][0]["ranking"]["models"][0]["model"] == "A"
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")
+def test_a_family_whose_power_cannot_be_computed_keeps_its_ranking_and_says_why(tmp_path):
+    from SegQualityReviewLib.batch import AnalysisSettings, analyze_table, read_long_table
+
+    path = tmp_path / "scores.csv"
+    rows = ["case_id,patient_id,model,structure,metric,value"]
+    for index in range(
+        5
+    ):  # a 0.4 Dice gap with almost no spread: an effect size the power solver cannot reach
+        rows += [
+            f"c{index},p{index},good,liver,dice,{0.9 + 0.001 * index}",
+            f"c{index},p{index},poor,liver,dice,0.5",
+        ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    family = analyze_table(read_long_table(path), AnalysisSettings(metrics=("dice",), n_resamples=200))[
+        "families"
+    ][0]
+    assert family["ranking"]["models"][0]["model"] == "good" and len(family["pairwise"]) == 1
+    assert family["power"] is None or family["power"]["n_for_power"] is not None
+    assert family["power"] is not None or family["note"].startswith("power analysis not available")

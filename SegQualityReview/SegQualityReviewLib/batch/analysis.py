@@ -121,19 +121,23 @@ def _analyze_family(
             f"{family['n_patients']} patient(s) with values: descriptive only, no intervals or tests"
         )
         for index, model in enumerate(models):
-            estimate = float(values[:, index].mean()) if len(values) else None
+            column = values[:, index]
             family["estimates"].append(
                 {
                     "model": model,
                     "contaminated": model in excluded,
-                    "mean": _bare(estimate, settings, len(values)),
-                    "median": _bare(estimate, settings, len(values)),
+                    "mean": _bare(float(column.mean()) if len(column) else None, settings, len(column)),
+                    "median": _bare(float(np.median(column)) if len(column) else None, settings, len(column)),
                 }
             )
         return family
-    options = {"level": settings.confidence_level, "n_resamples": settings.n_resamples, "seed": settings.seed}
-    means = stats.mean_intervals(values, patient_ids=patient_ids, **options)
-    medians = stats.median_intervals(values, patient_ids=patient_ids, **options)
+    # One patient resample matrix for every statistic of the family, so all of them are paired.
+    resamples = stats.resample_patients(
+        family["n_patients"], n_resamples=settings.n_resamples, seed=settings.seed
+    )
+    options = {"patient_ids": patient_ids, "level": settings.confidence_level, "resamples": resamples}
+    means = stats.mean_intervals(values, **options)
+    medians = stats.median_intervals(values, **options)
     for index, model in enumerate(models):
         family["estimates"].append(
             {
@@ -147,18 +151,28 @@ def _analyze_family(
     if len(ranked) < 2:
         family["note"] = f"{len(ranked)} uncontaminated model(s): no ranking or tests"
         return family
-    analysis = stats.analyze_metric(
-        wide[ranked].to_numpy(dtype=float),
-        model_names=ranked,
-        higher_is_better=higher_is_better,
-        equivalence_margin=settings.equivalence_margin(metric),
-        patient_ids=patient_ids,
-        **options,
-    )
-    family["ranking"] = analysis.ranking.as_dict()
-    family["sensitivity"] = analysis.sensitivity.as_dict()
-    family["pairwise"] = [comparison.as_dict() for comparison in analysis.pairwise]
-    family["power"] = analysis.power.as_dict()
+    ranked_values = wide[ranked].to_numpy(dtype=float)
+    direction = {"model_names": ranked, "higher_is_better": higher_is_better}
+    family["ranking"] = stats.rank_models(ranked_values, **direction, **options).as_dict()
+    family["sensitivity"] = stats.ranking_sensitivity(
+        ranked_values, **direction, level=settings.confidence_level, patient_ids=patient_ids
+    ).as_dict()
+    family["pairwise"] = [
+        comparison.as_dict()
+        for comparison in stats.compare_models(
+            ranked_values, **direction, equivalence_margin=settings.equivalence_margin(metric), **options
+        )
+    ]
+    try:
+        family["power"] = stats.leading_pair_power(
+            ranked_values,
+            **direction,
+            alpha=round(1.0 - settings.confidence_level, 12),
+            patient_ids=patient_ids,
+        ).as_dict()
+    except (stats.StatsInputError, ValueError) as error:
+        # Kept visible: the rest of the family stands, the report says why power is missing.
+        family["note"] = f"power analysis not available: {error}"
     return family
 
 
