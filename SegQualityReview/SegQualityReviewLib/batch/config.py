@@ -105,8 +105,11 @@ class ScoringSettings:
     surface: str = "surfel"
     hd95: str = "max"
     resample_pred: bool = False
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise BatchConfigError(f"device '{self.device}': expected auto, cpu or cuda")
         if self.surface not in ("surfel", "voxel"):
             raise BatchConfigError(f"surface '{self.surface}': expected surfel or voxel")
         if self.hd95 not in ("max", "pooled"):
@@ -120,6 +123,7 @@ class ScoringSettings:
             "surface": self.surface,
             "hd95": self.hd95,
             "resample_pred": self.resample_pred,
+            "device": self.device,
         }
 
 

@@ -101,6 +101,7 @@ def score_cell(task: CellTask) -> CellResult:
         "nsd_tolerance_mm": options["nsd_tolerance_mm"],
         "surface": options["surface"],
         "hd95": options["hd95"],
+        "device": options["device"],
     }
     if task.pred_path is None:
         return _imputed(
@@ -118,7 +119,7 @@ def score_cell(task: CellTask) -> CellResult:
             reference_name=str(task.gt_path),
             resample=options["resample_pred"],
         )
-        scores = score_structure_sets(pred, gt, device="cpu", **metric_options)
+        scores = score_structure_sets(pred, gt, **metric_options)
     except (SegQualityError, RuntimeError, ValueError, MemoryError) as error:
         note = (
             str(error)
@@ -145,7 +146,7 @@ def _imputed(
         source=f"<{status}>",
     )
     rows = []
-    for score in score_structure_sets(empty, gt, device="cpu", **metric_options):
+    for score in score_structure_sets(empty, gt, **metric_options):
         row = score.as_row()
         row["status"] = status
         rows.append(row)

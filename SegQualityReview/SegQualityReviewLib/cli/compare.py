@@ -52,6 +52,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--resample-pred", action="store_true", help="resample predictions onto the reference grid (nearest)"
     )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default=None,
+        help="metric device (default auto: cuda if present)",
+    )
     add_analysis_arguments(parser)
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
@@ -154,6 +160,7 @@ def _config(args: argparse.Namespace) -> CompareConfig:
         surface=args.surface or scoring.surface,
         hd95=args.hd95 or scoring.hd95,
         resample_pred=scoring.resample_pred or args.resample_pred,
+        device=args.device or scoring.device,
     )
     return replace(config, scoring=scoring, analysis=analysis_settings(args, config.analysis))
 
