@@ -19,7 +19,7 @@ from .config import CompareConfig
 from .plots import box_strip_plot, failure_mode_plot, forest_plot, power_plot, rank_stability_plot
 from .thumbnails import case_thumbnail
 
-# Structures that get figures (box plots, forest plots); every structure gets its tables.
+# Scored structures that get figures (box plots, forest plots); every scored structure gets its tables.
 MAX_PLOTTED_STRUCTURES = 12
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -58,8 +58,9 @@ def report_context(inputs: ReportInputs) -> dict[str, Any]:
     models = analysis["models"]
     metrics = analysis["metrics"]
     families = analysis["families"]
+    scored = [s for s in analysis["structures"] if any(f["n_cases"] for f in families if f["structure"] == s)]
     structures = []
-    for position, structure in enumerate(analysis["structures"]):
+    for position, structure in enumerate(scored):
         plotted = position < MAX_PLOTTED_STRUCTURES
         mine = [family for family in families if family["structure"] == structure]
         structures.append(
@@ -88,6 +89,7 @@ def report_context(inputs: ReportInputs) -> dict[str, Any]:
         "models": models,
         "metrics": metrics,
         "structures": structures,
+        "unscored_structures": [s for s in analysis["structures"] if s not in scored],
         "n_structures_plotted": min(MAX_PLOTTED_STRUCTURES, len(structures)),
         "rank_plots": [
             rank_stability_plot(families, metric=m, models=analysis["ranked_models"]) for m in metrics
