@@ -189,7 +189,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             and parameters
             and abs(self._session.context.threshold - parameters.threshold) > 1e-9
         ):
-            self._session.set_threshold(parameters.threshold)
+            self.logic.setThreshold(parameters.inputSegmentation, parameters.threshold)
             self._showSession()
 
     # Review tab
@@ -595,6 +595,13 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         # The scene may have been saved (or saved elsewhere) since the review started: autosave beside it.
         session.autosave_path = self._autosavePath(segmentationNode)
         return session.decide(structure, decision, note=note, reviewer=reviewer)
+
+    def setThreshold(self, segmentationNode, threshold: float) -> None:
+        """Re-flag a review against a new threshold (decisions stay); scene and autosave follow."""
+        session = self.restoreReview(segmentationNode)
+        if session is not None:
+            session.set_threshold(threshold)
+            self._writeReviewToScene(segmentationNode, session)
 
     def restoreReview(self, segmentationNode):
         """The review of a segmentation: the live one, else rebuilt from the scene's tables or the autosave,

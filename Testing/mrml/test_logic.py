@@ -121,6 +121,15 @@ def test_saved_scene_restores_the_review_and_a_newer_autosave_wins(assessed, mod
     assert from_scene.context.reference == "reference" and from_scene.context.threshold == 0.8
 
 
+def test_threshold_change_reflags_in_the_scene_and_keeps_decisions(assessed):
+    logic, result, segmentation, _ = assessed
+    logic.decide(segmentation, "shifted", "accepted", reviewer="dd")
+    logic.setThreshold(segmentation, 0.5)
+    rows = {row["structure"]: row for row in mrml_bridge.read_table(result.itemsTableNode)}
+    assert rows["shifted"]["flag"] == "fine" and rows["shifted"]["decision"] == "accepted"
+    assert mrml_bridge.segment_tags(segmentation, "missing", keys=["flag"]) == {"flag": "below_threshold"}
+
+
 def test_export_writes_csv_and_json_of_the_review(assessed, tmp_path):
     logic, _, segmentation, _ = assessed
     logic.decide(segmentation, "good", "accepted", reviewer="cy")

@@ -1,0 +1,34 @@
+"""The Logic's compare: `segquality compare` in a separate process, its summary in a table node."""
+
+from __future__ import annotations
+
+import yaml
+
+from SegQualityReviewLib import mrml_bridge
+from SegQualityReviewLib.batch.phantom import write_phantom_cohort
+
+
+def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene, module, tmp_path):
+    cohort = write_phantom_cohort(tmp_path / "cohort", n_patients=6)
+    config = yaml.safe_load(cohort.config_path.read_text())
+    config["models"] = [m for m in config["models"] if m["name"] in ("steady", "dilated")]
+    config["analysis"] = {"metrics": ["dice"], "n_resamples": 200}
+    for section, key in (("ground_truth", "dir"), ("ground_truth", "label_map"), ("images", "dir")):
+        config[section][key] = str(cohort.root / config[section][key])
+    config["cases"] = str(cohort.root / config["cases"])
+    for model in config["models"]:
+        for key in ("dir", "label_map", "card"):
+            model[key] = str(cohort.root / model[key])
+
+    result = module.SegQualityReviewLogic().compare(config, outputFolder=tmp_path / "out")
+
+    assert result.reportPath == tmp_path / "out" / "report.html" and result.reportPath.is_file()
+    rows = mrml_bridge.read_table(result.summaryTableNode)
+    assert {(row["structure"], row["model"]) for row in rows} == {
+        (s, m) for s in ("liver", "spleen", "kidney_left", "kidney_right") for m in ("steady", "dilated")
+    }
+    liver = [row for row in rows if row["structure"] == "liver"]
+    # "dilated" grows every organ by one voxel or more: it ranks below "steady", with an interval.
+    assert [row["model"] for row in liver] == ["steady", "dilated"] and liver[0]["rank"] == "1"
+    assert all(float(row["ci_low"]) <= float(row["mean"]) <= float(row["ci_high"]) for row in liver)
+    assert {row["model"] for row in result.worstCases} == {"steady", "dilated"}
