@@ -708,18 +708,20 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
     # Segmenters
 
     def availableSegmenters(self) -> list:
-        """Names of the segmenters the core offers (``segquality segment --model``)."""
-        try:
-            from SegQualityReviewLib.segmenters import available_segmenters
-        except ImportError:
-            return []
-        return list(available_segmenters())
+        """Names of the segmenters that can run here without a model config (``segquality models``)."""
+        from SegQualityReviewLib.segmenters import available_models
+
+        return [
+            info.name
+            for info in available_models()
+            if info.available and info.name not in ("torch", "nnunet") and not info.name.startswith("masks:")
+        ]
 
     def segment(self, volumeNode, model: str, *, progress: Optional[Callable[[float, str], None]] = None):
         """Run segmenter ``model`` on ``volumeNode`` in a separate process (blocking); returns the new
         segmentation node, one segment per structure."""
         from SegQualityReviewLib import mrml_bridge
-        from SegQualityReviewLib.io import read_structures
+        from SegQualityReviewLib.segmenters import read_segmentation
 
         folder = Path(tempfile.mkdtemp(prefix="SegQualityReview-segment-", dir=self.workFolder))
         image = _writeVolume(mrml_bridge.volume_from_node(volumeNode), folder / "image.nii.gz")
@@ -739,7 +741,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         run = _jobRun(self._launch(command), folder=folder, context={})
         run.wait(progress=progress)
         run.check(_("Segmenter {model}").format(model=model))
-        structures = read_structures(output, reference=mrml_bridge.volume_from_node(volumeNode).geometry)
+        structures = read_segmentation(output, reference=mrml_bridge.volume_from_node(volumeNode).geometry)
         node = mrml_bridge.add_segmentation_node(
             slicer.mrmlScene,
             structures,
