@@ -491,6 +491,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         threshold: float = 0.7,
         *,
         useEstimator: bool = True,
+        weights=None,
         device: str = "auto",
         progress: Optional[Callable[[float, str], None]] = None,
     ) -> AssessmentResult:
@@ -506,6 +507,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             referenceNode,
             threshold=threshold,
             useEstimator=useEstimator,
+            weights=weights,
             device=device,
         )
         run.wait(progress=progress)
@@ -519,6 +521,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         *,
         threshold: float = 0.7,
         useEstimator: bool = True,
+        weights=None,
         device: str = "auto",
     ) -> "JobRun":
         """Write the job and start it in a separate process; returns the run to poll, cancel or wait on."""
@@ -544,6 +547,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             reference=reference,
             threshold=threshold,
             use_estimator=useEstimator,
+            weights=weights,
             device=device,
         )
         command = [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(folder)]

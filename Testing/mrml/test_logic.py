@@ -173,3 +173,36 @@ def test_assess_totalsegmentator_fast_against_full_on_real_data(scene, module, s
     dice = [item.true_dice for item in result.items]
     assert dice == sorted(dice) and all(0.3 < d < 1.0 for d in dice)
     assert result.itemsTableNode.GetNumberOfRows() == len(names)
+
+
+def test_assess_with_the_estimator_fills_predicted_quality_and_intervals(scene, module, tmp_path):
+    # An UNTRAINED estimator: this checks the plumbing (process, merge, flags, table), not accuracy.
+    import torch
+
+    from SegQualityReviewLib.quality import EncodingConfig
+    from SegQualityReviewLib.quality.model import ModelConfig, QualityNet
+    from SegQualityReviewLib.quality.weights import EstimatorBundle, save_bundle
+
+    torch.manual_seed(0)
+    config = ModelConfig()
+    weights = save_bundle(
+        EstimatorBundle(
+            model=QualityNet(config), model_config=config, encoding=EncodingConfig(), interval_half_width=0.15
+        ),
+        tmp_path / "untrained.safetensors",
+    )
+    volume_node, segmentation, reference_node = _case(scene)
+    logic = module.SegQualityReviewLogic(autosaveFolder=str(tmp_path))
+    result = logic.assess(
+        volume_node, segmentation, reference_node, threshold=0.7, weights=weights, device="cpu"
+    )
+    by_name = {item.structure: item for item in result.items}
+    assert set(by_name) == {"good", "shifted", "missing"}
+    present = [by_name["good"], by_name["shifted"]]
+    assert all(0.0 <= i.interval_low <= i.predicted_dice <= i.interval_high <= 1.0 for i in present)
+    assert by_name["missing"].predicted_dice == 0.0 and by_name["missing"].flag.value == "below_threshold"
+    assert by_name["good"].true_dice == 1.0
+    predicted = [item.predicted_dice for item in result.items]
+    assert predicted == sorted(predicted)
+    rows = mrml_bridge.read_table(result.itemsTableNode)
+    assert [float(row["predicted_dice"]) for row in rows] == predicted

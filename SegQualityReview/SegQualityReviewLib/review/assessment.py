@@ -56,13 +56,15 @@ def assess_structures(
     reference: StructureSet | None = None,
     threshold: float = 0.7,
     use_estimator: bool = True,
+    weights: str | Path | None = None,
     device: str = "auto",
     progress: ProgressCallback | None = None,
 ) -> list[ReviewItem]:
     """Review items for every structure of ``structures``, worst first.
 
     The estimator (``quality.estimate_quality``) gives the predicted Dice; with ``reference`` the metric
-    core adds true metrics. At least one of the two must run.
+    core adds true metrics. At least one of the two must run. ``weights`` picks an estimator weights
+    file (None: the shipped one).
     """
     report = progress or (lambda fraction, message: None)
     if not use_estimator and reference is None:
@@ -82,6 +84,7 @@ def assess_structures(
             volume,
             structures,
             threshold=threshold,
+            weights=weights,
             device=device,
             progress=lambda fraction, *rest: report(0.05 + 0.6 * float(fraction), "Estimating quality"),
         )
@@ -115,6 +118,7 @@ def write_job(
     reference: StructureSet | None = None,
     threshold: float = 0.7,
     use_estimator: bool = True,
+    weights: str | Path | None = None,
     device: str = "auto",
 ) -> Path:
     """Write an assessment job (arrays as .npz, settings as JSON) for ``run_job`` in another process."""
@@ -125,6 +129,7 @@ def write_job(
     settings = {
         "threshold": float(threshold),
         "use_estimator": bool(use_estimator),
+        "weights": None if weights is None else str(Path(weights).resolve()),
         "device": device,
         "volume": {"geometry": asdict(volume.geometry), "source": volume.source},
         "structures": _set_settings(structures),
@@ -158,6 +163,7 @@ def run_job(folder: str | Path, *, progress: ProgressCallback | None = None) -> 
         reference=reference,
         threshold=settings["threshold"],
         use_estimator=settings["use_estimator"],
+        weights=settings.get("weights"),
         device=settings["device"],
         progress=progress,
     )
