@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
+
+# SimpleITK's multithreaded labelling is ~2x faster than scipy's on large masks, ~2x slower on small ones.
+_SIMPLEITK_FROM_VOXELS = 2_000_000
+_FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 
 
 def empty_mask_status(*, pred_voxels: int, gt_voxels: int) -> str:
@@ -18,7 +23,9 @@ def empty_mask_status(*, pred_voxels: int, gt_voxels: int) -> str:
 
 
 def count_components(mask: np.ndarray) -> int:
-    """Number of 26-connected components of a boolean (z, y, x) mask (SimpleITK: about 2x scipy's speed)."""
+    """Number of 26-connected components of a boolean (z, y, x) mask."""
+    if mask.size < _SIMPLEITK_FROM_VOXELS:
+        return int(ndimage.label(mask, structure=_FULL_CONNECTIVITY)[1])
     components = sitk.ConnectedComponentImageFilter()
     components.SetFullyConnected(True)
     components.Execute(sitk.GetImageFromArray(mask.view(np.uint8)))
