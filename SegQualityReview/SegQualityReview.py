@@ -550,7 +550,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             weights=weights,
             device=device,
         )
-        command = [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(folder)]
+        command = [_pythonExecutable(), "-m", "SegQualityReviewLib.review.assessment", str(folder)]
         context = {
             "volume": volumeNode,
             "segmentation": segmentationNode,
@@ -731,7 +731,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         image = _writeVolume(mrml_bridge.volume_from_node(volumeNode), folder / "image.nii.gz")
         output = folder / "segmentation.nii.gz"
         command = [
-            sys.executable,
+            _pythonExecutable(),
             "-m",
             "SegQualityReviewLib",
             "segment",
@@ -795,7 +795,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             path.write_text(yaml.safe_dump(config), encoding="utf-8")
             config = path
         command = [
-            sys.executable,
+            _pythonExecutable(),
             "-m",
             "SegQualityReviewLib",
             "compare",
@@ -857,6 +857,11 @@ class CompareResult:
     worstCases: list
     summaryTableNode: object
     reportPath: Optional[Path]
+
+
+def _pythonExecutable() -> str:
+    """Slicer's Python interpreter (PythonSlicer) inside Slicer, where sys.executable is the application."""
+    return shutil.which("PythonSlicer") or sys.executable
 
 
 def _startProcess(command: list):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,19 @@ def test_cancel_kills_a_running_job(tmp_path):
     assert run.finished
     with pytest.raises(JobFailedError, match="cancelled"):
         run.check("the job")
+
+
+def test_child_finds_the_package_folder_first_on_its_path(tmp_path):
+    run = JobRun(
+        start_process(_python("import os; print(os.environ['PYTHONPATH'].split(os.pathsep)[0])")),
+        folder=tmp_path,
+    )
+    run.wait()
+    import SegQualityReviewLib
+
+    assert run.process.outcome().last_lines[-1] == str(
+        Path(SegQualityReviewLib.__file__).resolve().parents[1]
+    )
 
 
 RESULTS = {

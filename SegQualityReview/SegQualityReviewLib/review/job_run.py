@@ -3,6 +3,7 @@ finished or not, cancel, a blocking wait, and one clear error when it failed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -16,10 +17,19 @@ class JobFailedError(SegQualityError):
 
 
 def start_process(command: Sequence[str]):
-    """Start ``command`` with the core's process runner (reader thread, tree kill on cancel)."""
+    """Start ``command`` with the core's process runner (reader thread, tree kill on cancel).
+
+    The folder holding this package goes first on the child's PYTHONPATH: inside Slicer the package is
+    importable only because the module's folder is on Slicer's own path, which a child does not inherit.
+    """
     from ..process.runner import ProcessRunner
 
-    runner = ProcessRunner(command)
+    package_parent = str(Path(__file__).resolve().parents[2])
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_parent, environment.get("PYTHONPATH")) if p
+    )
+    runner = ProcessRunner(command, env=environment)
     runner.start()
     return runner
 
