@@ -1,0 +1,84 @@
+"""``segquality train-estimator``: train, calibrate and evaluate a quality estimator on labelled cases."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import InputFileError
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train-estimator",
+        help="train the ground-truth-free quality estimator on labelled cases",
+        description=(
+            "Train the slice network on the 'train' split (synthetic edits of references and real model "
+            "outputs, Dice targets from the metric core), compute the conformal interval on the "
+            "'calibration' split, save safetensors weights, and evaluate on 'test' and 'heldout_family'. "
+            "Cases come from ../shared/data (--shared-data) or a JSON case list (--cases)."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--shared-data", type=Path, help="the shared data folder (built-in catalogue and split)"
+    )
+    source.add_argument("--cases", type=Path, help="JSON case list (see docs/estimator.md)")
+    parser.add_argument("--out", required=True, type=Path, help="weights file to write (.safetensors)")
+    parser.add_argument("--report", required=True, type=Path, help="folder for evaluation.json and plots")
+    parser.add_argument("--backbone", default="vit_tiny_patch16_224", help="timm model name")
+    parser.add_argument(
+        "--backbone-options",
+        default='{"patch_size": 8, "depth": 4}',
+        help="JSON keyword arguments for timm.create_model (default shrinks the ViT)",
+    )
+    parser.add_argument("--pretrained", type=Path, help="EfficientNet checkpoint with _blocks-style names")
+    parser.add_argument("--mask-mode", choices=("channel", "red_blend"), default="channel")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--edits-per-structure", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 was fastest on 2 cores)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..quality.cases import load_case_file, shared_data_cases
+    from ..quality.encoding import EncodingConfig
+    from ..quality.model import ModelConfig
+    from ..quality.pipeline import train_estimator
+    from ..quality.samples import SampleOptions
+    from ..quality.training import TrainingOptions
+
+    torch.set_num_threads(args.threads)
+    if args.shared_data is not None:
+        if not (args.shared_data / "manifest.json").is_file():
+            raise InputFileError(f"{args.shared_data}: not the shared data folder (no manifest.json)")
+        cases = shared_data_cases(args.shared_data)
+    else:
+        cases = load_case_file(args.cases)
+    try:
+        backbone_options = json.loads(args.backbone_options)
+    except json.JSONDecodeError as error:
+        raise InputFileError(f"--backbone-options: not valid JSON ({error})") from None
+    report = train_estimator(
+        cases,
+        out_weights=args.out,
+        report_folder=args.report,
+        model_config=ModelConfig(backbone=args.backbone, backbone_options=backbone_options),
+        encoding=EncodingConfig(image_size=args.image_size, mask_mode=args.mask_mode),
+        sample_options=SampleOptions(edits_per_structure=args.edits_per_structure, seed=args.seed),
+        training_options=TrainingOptions(
+            epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed
+        ),
+        pretrained_checkpoint=args.pretrained,
+    )
+    for split in ("test", "heldout_family"):
+        if split in report:
+            summary = {k: report[split].get(k) for k in ("n", "mae", "pearson", "auroc_below_threshold")}
+            print(f"{split}: {summary}")
+    return 0
