@@ -159,11 +159,15 @@ def encode_structure(
     mask_small = F.interpolate(
         torch.from_numpy(mask_crop[:, None].astype(np.float32)), size=size, mode="area"
     )
-    if config.mask_mode == "channel":
-        slices = torch.cat([image_small, mask_small], dim=1)
-    else:
-        alpha = config.red_blend_alpha
-        red = (1.0 - alpha) * image_small + alpha * mask_small
-        slices = torch.cat([red, image_small, image_small], dim=1)
+    slices = compose_channels(torch.cat([image_small, mask_small], dim=1), config=config)
     areas = mask[index].sum(axis=(1, 2)).astype(np.float64)
     return EncodedStructure(slices=slices.contiguous(), slice_indices=tuple(index), candidate_areas=areas)
+
+
+def compose_channels(image_and_mask: torch.Tensor, *, config: EncodingConfig) -> torch.Tensor:
+    """Network channels from (S, 2, H, W) image and mask: unchanged for ``channel``, RGB for ``red_blend``."""
+    if config.mask_mode == "channel":
+        return image_and_mask
+    image, mask = image_and_mask[:, :1], image_and_mask[:, 1:]
+    red = (1.0 - config.red_blend_alpha) * image + config.red_blend_alpha * mask
+    return torch.cat([red, image, image], dim=1)

@@ -1,4 +1,9 @@
-"""Train, calibrate and evaluate an estimator end to end on labelled cases (behind the CLI commands)."""
+"""Train, calibrate and evaluate an estimator end to end on labelled cases (behind the CLI commands).
+
+``train_estimator`` / ``evaluate_estimator`` build samples from cases; ``fit_estimator`` /
+``evaluate_samples`` take samples already built, so several backbones can be compared on identical data.
+Samples are always built with the two-channel encoding and converted per backbone (``compose_channels``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import platform
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import timm
@@ -15,7 +20,7 @@ import torch
 
 from .aggregate import aggregate_slices, conformal_half_width, fuse_with_agreement
 from .cases import LabelledCase
-from .encoding import EncodingConfig
+from .encoding import EncodingConfig, compose_channels
 from .evaluation import ScoredCandidate, evaluate, save_plots
 from .model import ModelConfig, QualityNet, load_lukemelas_style_weights
 from .samples import CandidateSample, SampleOptions, balance_by_dice, build_samples
@@ -23,21 +28,103 @@ from .training import TrainingOptions, predict_slices, train
 from .weights import EstimatorBundle, save_bundle
 
 Progress = Callable[[str], None]
+EVALUATED_SPLITS = ("test", "heldout_family")
+
+
+def build_split_samples(
+    cases: Sequence[LabelledCase],
+    *,
+    encoding: EncodingConfig,
+    sample_options: SampleOptions,
+    splits: Sequence[str],
+    progress: Progress = print,
+) -> dict[str, list[CandidateSample]]:
+    """Two-channel samples per split: a few slices per candidate for ``train``, all slices otherwise."""
+    base = replace(encoding, mask_mode="channel")
+    samples = {}
+    for split in splits:
+        options = sample_options if split == "train" else replace(sample_options, slices_per_candidate=None)
+        split_cases = [c for c in cases if c.split == split]
+        progress(f"building {split} samples: {', '.join(c.case_id for c in split_cases)}")
+        samples[split] = build_samples(split_cases, encoding=base, options=options, progress=progress)
+    return samples
 
 
 def predict_candidates(
-    model: QualityNet, samples: Sequence[CandidateSample], *, device: str = "cpu"
+    model: QualityNet, samples: Sequence[CandidateSample], *, encoding: EncodingConfig, device: str = "cpu"
 ) -> np.ndarray:
-    """The network's aggregated Dice for each sample (no agreement), all slices predicted in one pass."""
+    """The network's aggregated Dice for each two-channel sample (no agreement), slices predicted in one pass."""
     if not samples:
         return np.zeros(0)
-    slice_predictions = predict_slices(model, torch.cat([s.slices for s in samples]), device=device)
+    slices = compose_channels(torch.cat([s.slices for s in samples]), config=encoding)
+    slice_predictions = predict_slices(model, slices, device=device)
     bounds = np.cumsum([0] + [len(s.slice_indices) for s in samples])
     return np.array(
         [
             aggregate_slices(slice_predictions[a:b], s.candidate_areas)
             for s, a, b in zip(samples, bounds, bounds[1:])
         ]
+    )
+
+
+def fit_estimator(
+    training_samples: Sequence[CandidateSample],
+    calibration_samples: Sequence[CandidateSample],
+    *,
+    model_config: ModelConfig,
+    encoding: EncodingConfig,
+    sample_options: SampleOptions,
+    training_options: TrainingOptions,
+    pretrained_checkpoint: str | Path | None = None,
+    conformal_alpha: float = 0.1,
+    agreement_weight: float = 0.5,
+    progress: Progress = print,
+) -> EstimatorBundle:
+    """Balance the training samples by Dice, train the network, and calibrate the conformal interval."""
+    balanced = balance_by_dice(training_samples, bins=sample_options.balance_bins, seed=sample_options.seed)
+    progress(f"{len(training_samples)} training candidates, {len(balanced)} after Dice balancing")
+    model_config = replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size)
+    torch.manual_seed(training_options.seed)
+    model = QualityNet(model_config)
+    if pretrained_checkpoint is not None:
+        copied = load_lukemelas_style_weights(model, pretrained_checkpoint)
+        progress(f"initialised {copied} backbone tensors from {pretrained_checkpoint}")
+    inputs = [replace(s, slices=compose_channels(s.slices, config=encoding)) for s in balanced]
+    result = train(model, inputs, options=training_options, progress=progress)
+    calibration_predicted = predict_candidates(model, calibration_samples, encoding=encoding)
+    half_width = conformal_half_width(
+        [s.true_dice for s in calibration_samples], calibration_predicted, alpha=conformal_alpha
+    )
+    progress(f"conformal half-width {half_width:.3f} at alpha {conformal_alpha}")
+    summary = {
+        "trained_on": sorted({s.case_id for s in training_samples}),
+        "calibrated_on": sorted({s.case_id for s in calibration_samples}),
+        "training_candidates": len(balanced),
+        "training_slices": int(sum(len(s.slice_indices) for s in balanced)),
+        "training_dice_histogram": _histogram([s.true_dice for s in training_samples]),
+        "balanced_dice_histogram": _histogram([s.true_dice for s in balanced]),
+        "calibration_candidates": len(calibration_samples),
+        "training_steps": result.steps,
+        "training_seconds": round(result.seconds, 1),
+        "final_loss": round(result.final_loss, 5),
+        "pretrained": str(pretrained_checkpoint) if pretrained_checkpoint else None,
+        "sample_options": asdict(sample_options),
+        "training_options": asdict(training_options),
+        "torch_threads": torch.get_num_threads(),
+        "versions": {
+            "torch": torch.__version__,
+            "timm": timm.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    return EstimatorBundle(
+        model=model,
+        model_config=model_config,
+        encoding=encoding,
+        interval_half_width=half_width,
+        conformal_alpha=conformal_alpha,
+        agreement_weight=agreement_weight,
+        summary=summary,
     )
 
 
@@ -55,68 +142,32 @@ def train_estimator(
     agreement_weight: float = 0.5,
     progress: Progress = print,
 ) -> dict:
-    """Build samples, train on the ``train`` split, calibrate on ``calibration``, save, and evaluate.
+    """Build samples, train on ``train``, calibrate on ``calibration``, save the weights, evaluate.
 
-    Returns (and writes to ``report_folder/evaluation.json``) the evaluation of ``evaluate_estimator``.
+    Returns (and writes to ``report_folder/evaluation.json``) the report of ``evaluate_samples``.
     """
     started = time.perf_counter()
     sample_options = sample_options or SampleOptions()
-    training_options = training_options or TrainingOptions()
-    train_cases = [c for c in cases if c.split == "train"]
-    calibration_cases = [c for c in cases if c.split == "calibration"]
-    progress("building training samples")
-    training_samples = build_samples(
-        train_cases, encoding=encoding, options=sample_options, progress=progress
+    splits = ("train", "calibration") + EVALUATED_SPLITS
+    samples = build_split_samples(
+        cases, encoding=encoding, sample_options=sample_options, splits=splits, progress=progress
     )
-    balanced = balance_by_dice(training_samples, bins=sample_options.balance_bins, seed=sample_options.seed)
-    progress(f"{len(training_samples)} training candidates, {len(balanced)} after Dice balancing")
-    torch.manual_seed(training_options.seed)
-    model = QualityNet(replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size))
-    if pretrained_checkpoint is not None:
-        copied = load_lukemelas_style_weights(model, pretrained_checkpoint)
-        progress(f"initialised {copied} backbone tensors from {pretrained_checkpoint}")
-    result = train(model, balanced, options=training_options, progress=progress)
-    evaluation_options = replace(sample_options, slices_per_candidate=None)
-    calibration = build_samples(calibration_cases, encoding=encoding, options=evaluation_options)
-    calibration_predicted = predict_candidates(model, calibration)
-    half_width = conformal_half_width(
-        [s.true_dice for s in calibration], calibration_predicted, alpha=conformal_alpha
-    )
-    summary = {
-        "trained_on": sorted({c.case_id for c in train_cases}),
-        "calibrated_on": sorted({c.case_id for c in calibration_cases}),
-        "training_candidates": len(balanced),
-        "training_slices": int(sum(len(s.slice_indices) for s in balanced)),
-        "training_dice_histogram": _histogram([s.true_dice for s in training_samples]),
-        "balanced_dice_histogram": _histogram([s.true_dice for s in balanced]),
-        "calibration_candidates": len(calibration),
-        "training_steps": result.steps,
-        "training_seconds": round(result.seconds, 1),
-        "final_loss": round(result.final_loss, 5),
-        "sample_options": asdict(sample_options),
-        "training_options": asdict(training_options),
-        "torch_threads": torch.get_num_threads(),
-        "versions": {
-            "torch": torch.__version__,
-            "timm": timm.__version__,
-            "python": platform.python_version(),
-        },
-    }
-    bundle = EstimatorBundle(
-        model=model,
-        model_config=replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size),
+    bundle = fit_estimator(
+        samples["train"],
+        samples["calibration"],
+        model_config=model_config,
         encoding=encoding,
-        interval_half_width=half_width,
+        sample_options=sample_options,
+        training_options=training_options or TrainingOptions(),
+        pretrained_checkpoint=pretrained_checkpoint,
         conformal_alpha=conformal_alpha,
         agreement_weight=agreement_weight,
-        summary=summary,
+        progress=progress,
     )
     save_bundle(bundle, out_weights)
-    progress(f"saved {out_weights} (conformal half-width {half_width:.3f} at alpha {conformal_alpha})")
-    report = evaluate_estimator(
-        bundle, cases, report_folder=report_folder, sample_options=sample_options, progress=progress
-    )
-    report["training"] = summary
+    progress(f"saved {out_weights}")
+    report = evaluate_samples(bundle, {s: samples[s] for s in EVALUATED_SPLITS}, report_folder=report_folder)
+    report["training"] = dict(bundle.summary)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     _write_report(report, report_folder)
     return report
@@ -131,23 +182,34 @@ def evaluate_estimator(
     threshold: float = 0.7,
     progress: Progress = print,
 ) -> dict:
-    """Evaluate on the ``test`` split and, separately, on the held-out segmenter family.
+    """Evaluate on the ``test`` split and, separately, on the held-out segmenter family."""
+    samples = build_split_samples(
+        cases,
+        encoding=bundle.encoding,
+        sample_options=sample_options or SampleOptions(),
+        splits=[s for s in EVALUATED_SPLITS if any(c.split == s for c in cases)],
+        progress=progress,
+    )
+    return evaluate_samples(bundle, samples, report_folder=report_folder, threshold=threshold)
 
-    For real model outputs of the held-out family the report also gives the training-free baseline
-    (mean Dice against the other outputs) and the fusion of both signals.
-    """
-    options = replace(sample_options or SampleOptions(), slices_per_candidate=None)
+
+def evaluate_samples(
+    bundle: EstimatorBundle,
+    samples_by_split: Mapping[str, Sequence[CandidateSample]],
+    *,
+    report_folder: str | Path,
+    threshold: float = 0.7,
+) -> dict:
+    """Scores, plots and interval coverage per split; on real model outputs also the training-free
+    baseline (mean Dice against the other outputs) and the fusion of both signals."""
     report: dict = {"threshold": threshold, "interval_half_width": bundle.interval_half_width}
-    for split in ("test", "heldout_family"):
-        split_cases = [c for c in cases if c.split == split]
-        if not split_cases:
+    for split, samples in samples_by_split.items():
+        if not samples:
             continue
-        progress(f"evaluating on {split}: {', '.join(c.case_id for c in split_cases)}")
-        samples = build_samples(split_cases, encoding=bundle.encoding, options=options)
-        predicted = predict_candidates(bundle.model, samples)
+        predicted = predict_candidates(bundle.model, samples, encoding=bundle.encoding)
         scored = _scored(samples, predicted)
         report[split] = evaluate(scored, threshold=threshold)
-        report[split]["cases"] = [c.case_id for c in split_cases]
+        report[split]["cases"] = sorted({s.case_id for s in samples})
         report[split]["coverage_of_interval"] = _coverage(samples, predicted, bundle.interval_half_width)
         save_plots(scored, report_folder, prefix=split, title=f"{split} (n={len(scored)})")
         real = [i for i, s in enumerate(samples) if s.agreement_dice is not None]
@@ -177,8 +239,6 @@ def _scored(samples: Sequence[CandidateSample], predicted: np.ndarray) -> list[S
 
 
 def _coverage(samples: Sequence[CandidateSample], predicted: np.ndarray, half_width: float) -> float | None:
-    if not samples:
-        return None
     true = np.array([s.true_dice for s in samples])
     return round(float((np.abs(true - predicted) <= half_width).mean()), 4)
 
