@@ -10,7 +10,18 @@ from typing import Sequence
 from ..errors import SegQualityError
 
 # Sub-command modules of this package, in the order `segquality --help` lists them.
-COMMAND_MODULES = ("score", "compare", "analyze", "reanalyze", "demo", "segment", "models")
+COMMAND_MODULES = (
+    "score",
+    "compare",
+    "analyze",
+    "reanalyze",
+    "demo",
+    "segment",
+    "models",
+    "estimate",
+    "train_estimator",
+    "eval_estimator",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
