@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
+import qt
 import slicer
 import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
@@ -90,13 +91,12 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._run = None
         self._batchRun = None
+        self._batchResult = None
         self._timer = None
-        self._session = None
+        self._shownSegmentationID = None
         self._shortcuts = []
 
     def setup(self) -> None:
-        import qt
-
         ScriptedLoadableModuleWidget.setup(self)  # noqa: F405
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/SegQualityReview.ui"))
         self.layout.addWidget(uiWidget)
@@ -122,6 +122,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.openReportButton.connect("clicked(bool)", self.onOpenReportButton)
         self.ui.worstCasesTable.connect("cellDoubleClicked(int,int)", self.onWorstCaseDoubleClicked)
         self.ui.segmenterComboBox.addItems(self.logic.availableSegmenters())
+        self.ui.openReportButton.enabled = False
 
         for keys, step in (("Ctrl+Shift+N", 1), ("Ctrl+Shift+P", -1)):
             shortcut = qt.QShortcut(qt.QKeySequence(keys), slicer.util.mainWindow())
@@ -152,7 +153,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
-        self._session = None
+        self._shownSegmentationID = None
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
@@ -184,13 +185,24 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.assessButton.enabled = ready or self._run is not None
         self.ui.assessButton.text = _("Cancel") if self._run is not None else _("Assess")
         self.ui.runSegmenterButton.enabled = bool(parameters and parameters.inputVolume) and self._run is None
-        if (
-            self._session
-            and parameters
-            and abs(self._session.context.threshold - parameters.threshold) > 1e-9
-        ):
-            self.logic.setThreshold(parameters.inputSegmentation, parameters.threshold)
+        session = self._session
+        segmentation = parameters.inputSegmentation if parameters else None
+        if (segmentation.GetID() if segmentation else None) != self._shownSegmentationID:
+            # Another segmentation: show its review at the threshold it was reviewed with.
             self._showSession()
+            if session is not None and abs(session.context.threshold - parameters.threshold) > 1e-9:
+                parameters.threshold = session.context.threshold
+        elif session is not None and abs(session.context.threshold - parameters.threshold) > 1e-9:
+            self.logic.setThreshold(segmentation, parameters.threshold)
+            self._showSession()
+
+    @property
+    def _session(self):
+        """The review of the selected segmentation (the Logic keeps one per segmentation node)."""
+        parameters = self._parameterNode
+        if parameters is None or parameters.inputSegmentation is None:
+            return None
+        return self.logic.restoreReview(parameters.inputSegmentation)
 
     # Review tab
 
@@ -231,7 +243,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if self._run.finished:
                 run, self._run = self._run, None
                 with slicer.util.tryWithErrorDisplay(_("The assessment failed."), waitCursor=True):
-                    self._session = self.logic.finishAssessment(run).session
+                    self.logic.finishAssessment(run)
                     self._showSession()
                 self._updateGui()
         if self._batchRun is not None:
@@ -247,11 +259,9 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._timer.stop()
 
     def _showSession(self) -> None:
-        import qt
-
         parameters = self._parameterNode
-        if self._session is None and parameters and parameters.inputSegmentation:
-            self._session = self.logic.restoreReview(parameters.inputSegmentation)
+        segmentation = parameters.inputSegmentation if parameters else None
+        self._shownSegmentationID = segmentation.GetID() if segmentation else None
         table = self.ui.resultsTable
         table.clearContents()
         if self._session is None:
@@ -375,8 +385,6 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._timer.start()
 
     def _showBatch(self, result) -> None:
-        import qt
-
         self.ui.runBatchButton.text = _("Run comparison")
         for widget, rows in (
             (self.ui.summaryTable, result.summaryRows),
@@ -394,8 +402,6 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.openReportButton.enabled = result.reportPath is not None
 
     def onOpenReportButton(self) -> None:
-        import qt
-
         qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(self._batchResult.reportPath)))
 
     def onWorstCaseDoubleClicked(self, row: int, column: int) -> None:
@@ -786,8 +792,13 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         return self.finishCompare(run)
 
     def startCompare(self, config, *, outputFolder) -> "JobRun":
+        """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or wait on."""
         import yaml
 
+        from SegQualityReviewLib.review import CompareInputError
+
+        if str(outputFolder) in ("", "."):
+            raise CompareInputError("choose an output folder for the comparison")
         outputFolder = Path(outputFolder)
         outputFolder.mkdir(parents=True, exist_ok=True)
         if isinstance(config, dict):
