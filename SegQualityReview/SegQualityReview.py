@@ -639,7 +639,9 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             audit = [AuditEntry(**row) for row in mrml_bridge.read_table(auditTable)] if auditTable else []
             candidates.append(ReviewSession(items, context=context, audit=audit))
         autosave = self._autosavePath(segmentationNode)
-        if autosave.is_file():
+        # Only the autosave beside a saved scene belongs to it; one in the temporary folder may be from
+        # another scene with a segmentation of the same name (open it with ReviewSession.load if needed).
+        if slicer.mrmlScene.GetURL() and autosave.is_file():
             candidates.append(ReviewSession.load(autosave))
         if not candidates:
             return None

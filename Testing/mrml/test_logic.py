@@ -206,3 +206,16 @@ def test_assess_with_the_estimator_fills_predicted_quality_and_intervals(scene, 
     assert predicted == sorted(predicted)
     rows = mrml_bridge.read_table(result.itemsTableNode)
     assert [float(row["predicted_dice"]) for row in rows] == predicted
+
+
+def test_a_stale_autosave_of_another_unsaved_scene_is_not_taken_for_this_review(
+    assessed, module, scene, tmp_path
+):
+    stale = tmp_path / "autosave" / "model.review.json"
+    assert stale.is_file()
+    scene.Clear(0)
+    _, segmentation, _ = _case(scene)
+    assert (
+        module.SegQualityReviewLogic(autosaveFolder=str(tmp_path / "autosave")).restoreReview(segmentation)
+        is None
+    )
