@@ -132,3 +132,20 @@ def test_errors_name_the_node(scene):
     segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "seg")
     with pytest.raises(mrml_bridge.MRMLBridgeError, match="seg: no segment named 'liver'"):
         mrml_bridge.set_segment_tags(segmentation, "liver", {"decision": "accepted"})
+
+
+def test_show_only_segment_hides_the_others_and_slice_centre_is_the_structure_centroid(scene):
+    organ = np.zeros(OBLIQUE.array_shape, bool)
+    organ[2, 1:4, 5:8] = True  # centroid on slice 2 at row 2, column 6
+    structures = StructureSet.from_masks({"organ": organ, "other": ~organ}, OBLIQUE)
+    node = mrml_bridge.add_segmentation_node(scene, structures, name="seg")
+    mrml_bridge.show_only_segment(node, "organ")
+    display = node.GetDisplayNode()
+    assert display.GetSegmentVisibility(mrml_bridge.segment_id(node, "organ"))
+    assert not display.GetSegmentVisibility(mrml_bridge.segment_id(node, "other"))
+    np.testing.assert_allclose(
+        mrml_bridge.slice_center_ras(structures, "organ", 2), mrml_bridge.ras_of_voxel(OBLIQUE, (2, 2, 6))
+    )
+    np.testing.assert_allclose(
+        mrml_bridge.slice_center_ras(structures, "organ", 0), mrml_bridge.ras_of_voxel(OBLIQUE, (0, 3, 4))
+    )
