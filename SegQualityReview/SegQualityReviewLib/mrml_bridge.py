@@ -83,8 +83,15 @@ def structures_from_segmentation_node(segmentation_node, *, reference_volume_nod
     """Every segment as a named structure on the reference volume's grid (nearest-neighbour resampling).
 
     Segment names become structure names. The shared label layers are kept as they are, so
-    overlapping segments stay overlapping and no per-segment copy is made.
+    overlapping segments stay overlapping and no per-segment copy is made. Nodes under a transform are
+    refused rather than read in the wrong place.
     """
+    for node in (segmentation_node, reference_volume_node):
+        if node.GetParentTransformNode() is not None:
+            raise MRMLBridgeError(
+                f"{_name(node)}: it is under the transform '{_name(node.GetParentTransformNode())}'; "
+                "harden the transform first (Data module, right-click, Harden transform)"
+            )
     segmentation = segmentation_node.GetSegmentation()
     if segmentation.GetSourceRepresentationName() != "Binary labelmap":
         raise MRMLBridgeError(

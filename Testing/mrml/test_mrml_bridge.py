@@ -132,6 +132,15 @@ def test_errors_name_the_node(scene):
     segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "seg")
     with pytest.raises(mrml_bridge.MRMLBridgeError, match="seg: no segment named 'liver'"):
         mrml_bridge.set_segment_tags(segmentation, "liver", {"decision": "accepted"})
+    volume = mrml_bridge.add_volume_node(
+        scene,
+        Volume(array=np.zeros(OBLIQUE.array_shape, np.float32), geometry=OBLIQUE, source="v"),
+        name="ct",
+    )
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "shift")
+    segmentation.SetAndObserveTransformNodeID(transform.GetID())
+    with pytest.raises(mrml_bridge.MRMLBridgeError, match="seg: it is under the transform 'shift'"):
+        mrml_bridge.structures_from_segmentation_node(segmentation, reference_volume_node=volume)
 
 
 def test_show_only_segment_hides_the_others_and_slice_centre_is_the_structure_centroid(scene):
