@@ -55,3 +55,9 @@ def test_no_difference_needs_no_finite_n():
     values = np.repeat(np.random.default_rng(5).normal(size=(12, 1)), 2, axis=1)
     power = leading_pair_power(values, model_names=["a", "b"])
     assert power.mean_difference == 0.0 and power.n_for_power is None
+
+
+def test_large_effects_need_few_patients_instead_of_failing():
+    values = np.array([[0.9, 0.5], [0.91, 0.52], [0.92, 0.5]])
+    result = leading_pair_power(values, model_names=["a", "b"])
+    assert result.n_for_power is not None and 2 <= result.n_for_power <= 3

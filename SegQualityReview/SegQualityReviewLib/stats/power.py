@@ -63,7 +63,9 @@ def leading_pair_power(
 def required_n(analysis: TTestPower, effect_size: float, *, alpha: float, power: float) -> int:
     """Smallest whole N (at least 2) whose paired t-test reaches ``power`` for ``effect_size`` (Cohen's d)."""
     estimate = float(analysis.solve_power(effect_size=effect_size, nobs=None, alpha=alpha, power=power))
-    n = max(2, math.ceil(estimate - 1e-9))
+    # For large effects statsmodels' root finder returns NaN below its search bracket; power rises with N,
+    # so counting up from 2 finds the answer in a few steps.
+    n = max(2, math.ceil(estimate - 1e-9)) if math.isfinite(estimate) else 2
     while analysis.power(effect_size=effect_size, nobs=n, alpha=alpha) < power:
         n += 1
     return n
