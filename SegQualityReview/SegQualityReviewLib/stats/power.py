@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 from statsmodels.stats.power import TTestPower
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from .records import PowerAnalysis
 from .validation import StatsInputError, check_model_names, group_by_patient
@@ -62,7 +64,9 @@ def leading_pair_power(
 
 def required_n(analysis: TTestPower, effect_size: float, *, alpha: float, power: float) -> int:
     """Smallest whole N (at least 2) whose paired t-test reaches ``power`` for ``effect_size`` (Cohen's d)."""
-    estimate = float(analysis.solve_power(effect_size=effect_size, nobs=None, alpha=alpha, power=power))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimate = float(analysis.solve_power(effect_size=effect_size, nobs=None, alpha=alpha, power=power))
     # For large effects statsmodels' root finder returns NaN below its search bracket; power rises with N,
     # so counting up from 2 finds the answer in a few steps.
     n = max(2, math.ceil(estimate - 1e-9)) if math.isfinite(estimate) else 2
