@@ -786,14 +786,22 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             model_cards_folder=modelCardsFolder,
         )
 
-    def compare(self, config, *, outputFolder, progress: Optional[Callable[[float, str], None]] = None):
+    def compare(
+        self,
+        config,
+        *,
+        outputFolder,
+        workers: Optional[int] = None,
+        progress: Optional[Callable[[float, str], None]] = None,
+    ):
         """Run ``segquality compare`` on ``config`` (a YAML path or a dict) into ``outputFolder``
-        (blocking); returns a ``CompareResult`` with the summary table node and the report path."""
-        run = self.startCompare(config, outputFolder=outputFolder)
+        (blocking); returns a ``CompareResult`` with the summary table node and the report path.
+        ``workers``: scoring processes (default: one per CPU)."""
+        run = self.startCompare(config, outputFolder=outputFolder, workers=workers)
         run.wait(progress=progress)
         return self.finishCompare(run)
 
-    def startCompare(self, config, *, outputFolder) -> "JobRun":
+    def startCompare(self, config, *, outputFolder, workers: Optional[int] = None) -> "JobRun":
         """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or wait on."""
         import yaml
 
@@ -817,6 +825,8 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             "--out",
             str(outputFolder),
         ]
+        if workers:
+            command += ["--workers", str(int(workers))]
         return _jobRun(self._launch(command), folder=outputFolder, context={"config": Path(config)})
 
     def finishCompare(self, run: "JobRun") -> "CompareResult":

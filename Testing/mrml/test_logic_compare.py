@@ -20,7 +20,7 @@ def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene
         for key in ("dir", "label_map", "card"):
             model[key] = str(cohort.root / model[key])
 
-    result = module.SegQualityReviewLogic().compare(config, outputFolder=tmp_path / "out")
+    result = module.SegQualityReviewLogic().compare(config, outputFolder=tmp_path / "out", workers=1)
 
     assert result.reportPath == tmp_path / "out" / "report.html" and result.reportPath.is_file()
     rows = mrml_bridge.read_table(result.summaryTableNode)
