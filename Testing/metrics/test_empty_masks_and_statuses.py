@@ -200,3 +200,13 @@ def test_unusable_options_raise_one_line_errors(options, message):
 def test_non_boolean_masks_are_refused():
     with pytest.raises(MetricInputError, match="prediction masks must be boolean"):
         score_masks(block(2, 8)[None].astype(np.uint8), block(3, 9)[None], spacing=SPACING, names=["organ"])
+
+
+def test_scoring_on_cpu_leaves_torch_thread_count_as_it_found_it():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        score(block(2, 8), block(3, 9))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

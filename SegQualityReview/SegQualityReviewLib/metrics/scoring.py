@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..io import StructurePair, StructureSet, check_same_geometry, pair_structures
+from .cpu_threads import single_cpu_thread
 from .failure_modes import count_components, empty_mask_status, failure_mode
 from .nearest import nearest_distances
 from .options import DEFAULT_NSD_TOLERANCE_MM, MetricInputError, NsdTolerance, ScoringOptions, scoring_options
@@ -56,8 +57,11 @@ def score_structure_sets(
         pred_masks = torch.as_tensor(pred.masks([pair.pred_name for pair in batch])).to(options.device)
         gt_masks = torch.as_tensor(gt.masks([pair.gt_name for pair in batch])).to(options.device)
         names = [pair.name for pair in batch]
-        for score in _score_batch(pred_masks, gt_masks, names, spacing, gt.geometry.diagonal_mm, options):
-            by_name[score.structure] = score
+        with single_cpu_thread(options.device):
+            batch_scores = _score_batch(
+                pred_masks, gt_masks, names, spacing, gt.geometry.diagonal_mm, options
+            )
+        by_name.update((score.structure, score) for score in batch_scores)
     for pair in pairs:
         if pair.name not in by_name:
             by_name[pair.name] = _undeclared_score(pair, pred, gt, voxel_ml)
@@ -100,7 +104,8 @@ def score_masks(
     if len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
         raise MetricInputError(f"spacing must be three positive mm values (z, y, x), not {spacing}")
     diagonal_mm = math.sqrt(sum((n * s) ** 2 for n, s in zip(gt_masks.shape[1:], spacing)))
-    return _score_batch(pred_masks, gt_masks, list(names), spacing, diagonal_mm, options)
+    with single_cpu_thread(options.device):
+        return _score_batch(pred_masks, gt_masks, list(names), spacing, diagonal_mm, options)
 
 
 def _mask_tensor(masks: np.ndarray | torch.Tensor, side: str, device: torch.device) -> torch.Tensor:
