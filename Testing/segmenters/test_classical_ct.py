@@ -141,3 +141,22 @@ def test_progress_is_reported_in_order_and_cancellation_stops_the_run(shared_dat
 def test_unknown_structure_names_are_rejected():
     with pytest.raises(SegmenterError, match="unknown structures liver"):
         ClassicalCTSegmenter(structures=("liver",))
+
+
+def test_the_docs_table_rows_report_dice_volumes_and_absent_structures(shared_data, ct_case):
+    from SegQualityReviewLib.segmenters.evaluation import compare_with_totalsegmentator
+
+    volume, ours = ct_case
+    reference = read_structures(
+        shared_data / "totalsegmentator/ct/pred_total_v1.nii.gz",
+        label_map=shared_data / "labelmaps/totalsegmentator_total_v1.json",
+        reference=volume.geometry,
+    )
+    rows = {
+        r.structure: r
+        for r in compare_with_totalsegmentator(ours, reference, case="ct", reference_name="v1", seconds=0.0)
+    }
+    assert set(rows) == {"lung_left", "lung_right", "trachea", "bones"}
+    assert rows["trachea"].status == "both_empty"
+    assert rows["lung_right"].reference_ml == pytest.approx(71.8, abs=0.1)
+    assert rows["bones"].ours_ml < rows["bones"].reference_ml  # the 200 HU rule misses cancellous bone
