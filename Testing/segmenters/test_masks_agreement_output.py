@@ -13,6 +13,7 @@ from SegQualityReviewLib.io import Geometry, StructureSet, Volume, read_volume
 from SegQualityReviewLib.segmenters import (
     ClassicalCTSegmenter,
     ExistingMasksSegmenter,
+    Segmenter,
     build_segmenter,
     flip_agreement,
     flip_axes_keeping_laterality,
@@ -34,6 +35,7 @@ def test_a_prediction_file_with_its_label_map_is_a_segmenter(shared_data, ct_sm)
         f"masks:{shared_data / 'totalsegmentator/ct_sm/pred_total_v2.nii.gz'}",
         config=shared_data / "labelmaps/totalsegmentator_total_v2.json",
     )
+    assert isinstance(segmenter, Segmenter) and isinstance(ClassicalCTSegmenter(), Segmenter)
     assert len(segmenter.structures) == 117
     result = segmenter.run(ct_sm)
     assert result.geometry == ct_sm.geometry and result.mask("liver").any()

@@ -77,6 +77,8 @@ def trained_model(ct_sm, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_unet")
     torch.jit.script(network).save(str(folder / "unet_scripted.pt"))
     torch.save(network.state_dict(), folder / "unet_state.pt")
+    exported = torch.export.export(network, (torch.zeros(1, 1, 16, 32, 48),))
+    torch.export.save(exported, str(folder / "unet_exported.pt2"))
     (folder / "tiny_unet.py").write_text((Path(__file__).parent / "tiny_unet.py").read_text())
     common = {
         "labels": {1: "lungs"},
@@ -100,7 +102,16 @@ def trained_model(ct_sm, tmp_path_factory):
             }
         )
     )
-    return {"losses": losses, "crop": crop, "scripted": scripted, "state": state, "folder": folder}
+    exported_config = folder / "exported.yaml"
+    exported_config.write_text(yaml.safe_dump({"model": "unet_exported.pt2", **common}))
+    return {
+        "losses": losses,
+        "crop": crop,
+        "scripted": scripted,
+        "state": state,
+        "exported": exported_config,
+        "folder": folder,
+    }
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -122,11 +133,12 @@ def test_a_saved_torchscript_model_segments_the_lungs_it_was_trained_on(ct_sm, t
     assert dice(result.mask("lungs")[crop], lungs[crop]) >= 0.7
 
 
-def test_state_dict_with_an_architecture_file_gives_the_same_labels_as_torchscript(ct_sm, trained_model):
+def test_state_dict_and_exported_program_give_the_same_labels_as_torchscript(ct_sm, trained_model):
     volume, _ = ct_sm
     from_script = TorchModelSegmenter.from_config(trained_model["scripted"], device="cpu").run(volume)
-    from_state = TorchModelSegmenter.from_config(trained_model["state"], device="cpu").run(volume)
-    assert np.array_equal(from_script.mask("lungs"), from_state.mask("lungs"))
+    for other in ("state", "exported"):
+        result = TorchModelSegmenter.from_config(trained_model[other], device="cpu").run(volume)
+        assert np.array_equal(from_script.mask("lungs"), result.mask("lungs")), other
 
 
 def test_an_image_on_another_grid_is_resampled_to_the_model_and_back(ct_sm, trained_model):

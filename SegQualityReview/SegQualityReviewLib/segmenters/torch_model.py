@@ -2,7 +2,7 @@
 
 The YAML (paths relative to its own folder)::
 
-    model: unet.pt                  # TorchScript file, or a state dict with `architecture`
+    model: unet.pt                  # TorchScript file, torch.export .pt2, or a state dict with `architecture`
     architecture: unet.py:UNet3D    # state dicts only: FILE.py:Class or package.module:Class
     architecture_kwargs: {channels: 8}
     name: my-unet                   # optional; version and training_datasets too
@@ -111,7 +111,7 @@ class TorchModelSegmenter:
     def __init__(self, config: TorchModelConfig, network: torch.nn.Module, *, device: str):
         self.config = config
         self.device = device
-        self.network = network.to(device).eval()
+        self.network = network
         self.name = config.name
         self.version = config.version
         self.training_datasets = config.training_datasets
@@ -160,13 +160,26 @@ class TorchModelSegmenter:
 
 
 def load_network(config: TorchModelConfig, *, device: str) -> torch.nn.Module:
-    """The TorchScript module, or the ``architecture`` class filled with the state dict (strict)."""
+    """The TorchScript module, the ``torch.export`` program, or ``architecture`` filled with the state dict.
+
+    A ``.pt2`` program is exported for one input shape: (batch_size, 1, *patch_size in z, y, x).
+    """
     path = config.model_path
     if not path.is_file():
         raise ModelConfigError(f"{config.source}: model file {path} not found")
+    if path.suffix == ".pt2":
+        if config.batch_size != 1:
+            raise ModelConfigError(f"{config.source}: a torch.export .pt2 model needs batch_size: 1")
+        try:
+            # Exported programs are traced in eval mode already and do not support .eval().
+            return torch.export.load(str(path)).module().to(device)
+        except (RuntimeError, ValueError) as error:
+            raise ModelConfigError(
+                f"{path}: not a torch.export program ({str(error).splitlines()[0]})"
+            ) from None
     if config.architecture is None:
         try:
-            return torch.jit.load(str(path), map_location=device)
+            return torch.jit.load(str(path), map_location=device).eval()
         except RuntimeError as error:
             raise ModelConfigError(
                 f"{path}: not a TorchScript file ({str(error).splitlines()[0]}); for a state dict, "
@@ -182,7 +195,7 @@ def load_network(config: TorchModelConfig, *, device: str) -> torch.nn.Module:
         raise ModelConfigError(
             f"{path}: does not fit {config.architecture} ({str(error).splitlines()[0]})"
         ) from None
-    return network
+    return network.to(device).eval()
 
 
 def normalize_intensities(array: np.ndarray, normalization: Mapping[str, Any]) -> np.ndarray:
