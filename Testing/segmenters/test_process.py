@@ -170,3 +170,21 @@ def read_volume_geometry(path: Path):
     from SegQualityReviewLib.io import Geometry
 
     return Geometry.from_sitk(read_image(path))
+
+
+def test_the_gui_path_polls_then_cancels_and_finish_reports_it(ct_sm_copy, tmp_path):
+    request = SegmentationRequest(image=ct_sm_copy, model="slow", out=tmp_path / "S.nii.gz")
+    slow = python_command("import time\nprint('PROGRESS 0.1 started', flush=True)\ntime.sleep(120)")
+    job = SegmentationJob(request, command_builder=lambda out: slow)
+    assert job.state is RunState.IDLE
+    job.start()
+    seen = []
+    deadline = time.monotonic() + 30
+    while not seen and time.monotonic() < deadline:
+        seen += [e for e in job.poll() if e.kind == "progress"]
+        time.sleep(0.02)
+    assert job.state is RunState.RUNNING and seen[0].fraction == 0.1
+    job.cancel()
+    with pytest.raises(SegmentationProcessError, match="cancelled"):
+        job.finish()
+    assert job.state is RunState.CANCELLED and not request.out.exists()
