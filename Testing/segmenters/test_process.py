@@ -188,3 +188,11 @@ def test_the_gui_path_polls_then_cancels_and_finish_reports_it(ct_sm_copy, tmp_p
     with pytest.raises(SegmentationProcessError, match="cancelled"):
         job.finish()
     assert job.state is RunState.CANCELLED and not request.out.exists()
+
+
+def test_an_output_path_equal_to_the_input_is_refused_before_anything_runs(ct_sm_copy):
+    before = fingerprint(ct_sm_copy)
+    request = SegmentationRequest(image=ct_sm_copy, model="classical-ct", out=ct_sm_copy)
+    with pytest.raises(SegmentationProcessError, match="would overwrite the input image"):
+        SegmentationJob(request).run(timeout_s=30)
+    assert fingerprint(ct_sm_copy) == before

@@ -75,6 +75,8 @@ class SegmentationJob:
         return RunState.IDLE if self._runner is None else self._runner.state
 
     def start(self) -> None:
+        if Path(self.request.out).resolve() == Path(self.request.image).resolve():
+            raise SegmentationProcessError(f"{self.request.out}: the output would overwrite the input image")
         self._input_fingerprint = fingerprint(self.request.image)
         self._workspace = Path(tempfile.mkdtemp(prefix="segquality-"))
         self._runner = ProcessRunner(self._command_builder(self._temporary_out))
