@@ -31,10 +31,13 @@ def count_overlaps(pred: torch.Tensor, gt: torch.Tensor) -> OverlapCounts:
 
 
 def union_bounding_box(pred: torch.Tensor, gt: torch.Tensor) -> tuple[slice, slice, slice] | None:
-    """The (z, y, x) slices of the box around the union of two (z, y, x) masks; None when both are empty."""
-    union = pred | gt
-    rows = union.amax(dim=2)
-    profiles = (rows.amax(dim=1), rows.amax(dim=0), union.amax(dim=(0, 1)))
+    """The (z, y, x) slices of the box around the union of two (z, y, x) masks; None when both are empty.
+
+    Projections are maxima over uint8, not bool: torch's bool max-reduction is ~20 times slower on CPU.
+    """
+    union = (pred | gt).view(torch.uint8)
+    plane = union.amax(dim=0)
+    profiles = (union.reshape(union.shape[0], -1).amax(dim=1), plane.amax(dim=1), plane.amax(dim=0))
     box = []
     for profile in profiles:
         occupied = profile.nonzero().flatten()
