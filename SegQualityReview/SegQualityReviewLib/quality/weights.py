@@ -16,7 +16,7 @@ from .encoding import EncodingConfig
 from .model import ModelConfig, QualityNet
 
 DEFAULT_WEIGHTS = (
-    Path(__file__).resolve().parents[2] / "Resources" / "Models" / "quality_estimator_vit.safetensors"
+    Path(__file__).resolve().parents[2] / "Resources" / "Models" / "quality_estimator.safetensors"
 )
 FORMAT_VERSION = "1"
 
