@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--weights", type=Path, help="estimator weights (.safetensors); default: shipped")
     parser.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 was fastest on 2 cores)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, all cores)")
     parser.add_argument("--out", required=True, type=Path, help="CSV to write, one row per structure")
     parser.add_argument(
         "--slices-out", type=Path, help="per-slice scores JSON (default: next to --out, suffix .slices.json)"
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io import read_structure_folder, read_structures, read_volume
     from ..quality import estimate_quality
 
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     volume = read_volume(args.image)
 
     def read(path: Path, labels: Path | None):

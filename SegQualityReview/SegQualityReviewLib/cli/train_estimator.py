@@ -41,6 +41,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--edits-per-structure", type=int, default=6)
+    parser.add_argument(
+        "--slices-per-candidate", type=int, default=8, help="training slices per candidate mask"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 was fastest on 2 cores)")
     parser.set_defaults(run=run)
@@ -71,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
         report_folder=args.report,
         model_config=ModelConfig(backbone=args.backbone, backbone_options=backbone_options),
         encoding=EncodingConfig(image_size=args.image_size, mask_mode=args.mask_mode),
-        sample_options=SampleOptions(edits_per_structure=args.edits_per_structure, seed=args.seed),
+        sample_options=SampleOptions(
+            edits_per_structure=args.edits_per_structure,
+            slices_per_candidate=args.slices_per_candidate,
+            seed=args.seed,
+        ),
         training_options=TrainingOptions(
             epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed
         ),

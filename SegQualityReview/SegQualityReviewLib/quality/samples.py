@@ -41,7 +41,7 @@ class SampleOptions:
     edits_per_structure: int = 6
     edits_per_case_floor: int = 96
     edits_per_model_output: int = 1
-    slices_per_candidate: int | None = 5
+    slices_per_candidate: int | None = 8
     balance_bins: int = 5
     seed: int = 0
 
