@@ -200,12 +200,15 @@ def test_assess_with_the_estimator_fills_predicted_quality_and_intervals(scene, 
     assert set(by_name) == {"good", "shifted", "missing"}
     present = [by_name["good"], by_name["shifted"]]
     assert all(0.0 <= i.interval_low <= i.predicted_dice <= i.interval_high <= 1.0 for i in present)
-    assert by_name["missing"].predicted_dice == 0.0 and by_name["missing"].flag.value == "below_threshold"
+    # Nothing segmented, nothing to estimate: the reference's true Dice 0 flags the miss.
+    missing = by_name["missing"]
+    assert missing.predicted_dice is None and missing.true_dice == 0.0
+    assert missing.flag.value == "below_threshold" and result.items[0] is missing
     assert by_name["good"].true_dice == 1.0
-    predicted = [item.predicted_dice for item in result.items]
+    predicted = [item.predicted_dice for item in result.items[1:]]
     assert predicted == sorted(predicted)
     rows = mrml_bridge.read_table(result.itemsTableNode)
-    assert [float(row["predicted_dice"]) for row in rows] == predicted
+    assert [row["predicted_dice"] for row in rows] == [""] + [str(value) for value in predicted]
 
 
 def test_a_stale_autosave_of_another_unsaved_scene_is_not_taken_for_this_review(

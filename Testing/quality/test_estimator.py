@@ -121,12 +121,15 @@ def test_cli_writes_the_csv_columns_and_the_slice_side_file(tmp_path):
     assert int(rows[0]["worst_slice"]) in [entry["slice"] for entry in side["kidney_left"]]
 
 
-def test_an_empty_structure_is_flagged_with_the_whole_range():
+def test_an_empty_structure_is_flagged_only_when_another_model_found_it():
     geometry = Geometry.from_array_shape((4, 16, 16))
     volume = Volume(np.zeros((4, 16, 16), np.float32), geometry, "<zeros>")
-    estimate = estimate_quality(
-        volume, StructureSet.from_masks({"gone": np.zeros((4, 16, 16), bool)}, geometry)
-    )[0]
+    empty = StructureSet.from_masks({"gone": np.zeros((4, 16, 16), bool)}, geometry)
+    assert estimate_quality(volume, empty) == []
+    found = np.zeros((4, 16, 16), bool)
+    found[1:3, 4:10, 4:10] = True
+    other = StructureSet.from_masks({"Gone": found}, geometry, source="other.nii.gz")
+    estimate = estimate_quality(volume, empty, other_segmentations=[other])[0]
     assert (estimate.predicted_dice, estimate.interval_low, estimate.interval_high) == (0.0, 0.0, 1.0)
     assert estimate.flagged and estimate.worst_slice == -1
 

@@ -66,7 +66,9 @@ def estimate_quality(
 
     ``other_segmentations`` (other models' outputs on the same grid) add inter-model agreement as a second
     signal, blended with the shipped weight. ``modality`` "auto" detects CT by its Hounsfield range.
-    An empty structure is predicted Dice 0 and flagged, with the interval [0, 1]: it may be correctly absent.
+    A structure left empty is reported only when one of ``other_segmentations`` holds it: a likely miss,
+    predicted Dice 0 and flagged, with the interval [0, 1]. Otherwise nothing was segmented and nothing is
+    reported, so a model's label map full of structures outside the field of view raises no alerts.
     """
     check_same_geometry(
         structures.geometry, volume.geometry, first_name=structures.source, second_name=volume.source
@@ -87,7 +89,8 @@ def estimate_quality(
             progress(number / max(1, len(structures.names)), name)
         mask = structures.mask(name)
         if not mask.any():
-            estimates.append(QualityEstimate(name, 0.0, 0.0, 1.0, True, -1, ()))
+            if _found_elsewhere(name, other_segmentations):
+                estimates.append(QualityEstimate(name, 0.0, 0.0, 1.0, True, -1, ()))
             continue
         encoded = encode_structure(image, mask, spacing_zyx=spacing, config=bundle.encoding)
         slice_predictions = predict_slices(model, encoded.slices, device=str(torch_device))
@@ -122,6 +125,11 @@ def _agreement(
     if not masks:
         return None
     return float(structure_dice(np.stack(masks), mask, spacing_zyx=spacing).mean())
+
+
+def _found_elsewhere(name: str, others: Sequence[StructureSet]) -> bool:
+    """Whether another segmentation holds a non-empty structure of this name."""
+    return any(other.find(name) is not None and other.mask(other.find(name)).any() for other in others)
 
 
 @lru_cache(maxsize=4)
