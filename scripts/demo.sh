@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main-job command: set up .venv, then run the end-to-end demo into demo_out/ (or $1).
-# It uses ../shared/data when present, else a synthetic phantom cohort the project generates.
+# It always runs a synthetic phantom cohort and adds the real studies when ../shared/data is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
