@@ -381,6 +381,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 modelCardsFolder=parameters.batchModelCardsFolder,
             )
             self._batchRun = self.logic.startCompare(config, outputFolder=parameters.batchOutputFolder)
+            self.ui.batchProgressBar.value = 0
             self.ui.runBatchButton.text = _("Cancel")
             self._timer.start()
 
@@ -796,13 +797,17 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
     ):
         """Run ``segquality compare`` on ``config`` (a YAML path or a dict) into ``outputFolder``
         (blocking); returns a ``CompareResult`` with the summary table node and the report path.
-        ``workers``: scoring processes (default: one per CPU)."""
+        ``workers``: scoring processes (default: one per CPU); ``progress(fraction, message)`` is called
+        as cells are scored, then for the analysis and the report, and with 1.0 at the end."""
         run = self.startCompare(config, outputFolder=outputFolder, workers=workers)
         run.wait(progress=progress)
         return self.finishCompare(run)
 
     def startCompare(self, config, *, outputFolder, workers: Optional[int] = None) -> "JobRun":
-        """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or wait on."""
+        """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or wait on.
+
+        The process prints progress lines (``--progress-lines``), so ``run.poll()`` gives the fraction done.
+        """
         import yaml
 
         from SegQualityReviewLib.review import CompareInputError
@@ -824,6 +829,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             str(config),
             "--out",
             str(outputFolder),
+            "--progress-lines",
         ]
         if workers:
             command += ["--workers", str(int(workers))]

@@ -24,16 +24,25 @@ TEST_RESAMPLES = 200
 class PhantomRun:
     cohort: PhantomCohort
     outputs: RunOutputs
+    progress: tuple[tuple[float, str], ...]
 
 
 @pytest.fixture(scope="session")
 def phantom_run(tmp_path_factory) -> PhantomRun:
-    """The phantom cohort compared end to end with two worker processes; outputs in a session folder."""
+    """The phantom cohort compared end to end with two worker processes; outputs in a session folder and
+    the progress reports it made."""
     root = tmp_path_factory.mktemp("phantom")
     cohort = write_phantom_cohort(root / "inputs", n_patients=TEST_PATIENTS)
     config = load_config(cohort.config_path, workers=2)
     config = replace(config, analysis=replace(config.analysis, n_resamples=TEST_RESAMPLES))
-    return PhantomRun(cohort, run_compare(config, root / "out", progress=False))
+    reports: list[tuple[float, str]] = []
+    outputs = run_compare(
+        config,
+        root / "out",
+        progress=False,
+        on_progress=lambda fraction, message: reports.append((fraction, message)),
+    )
+    return PhantomRun(cohort, outputs, tuple(reports))
 
 
 @pytest.fixture()

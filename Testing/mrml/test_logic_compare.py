@@ -1,4 +1,4 @@
-"""The Logic's compare: `segquality compare` in a separate process, its summary in a table node."""
+"""The Logic's compare: `segquality compare` in a separate process, its progress, its summary in a table node."""
 
 from __future__ import annotations
 
@@ -20,7 +20,22 @@ def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene
         for key in ("dir", "label_map", "card"):
             model[key] = str(cohort.root / model[key])
 
-    result = module.SegQualityReviewLogic().compare(config, outputFolder=tmp_path / "out", workers=1)
+    reports = []
+    result = module.SegQualityReviewLogic().compare(
+        config,
+        outputFolder=tmp_path / "out",
+        workers=1,
+        progress=lambda fraction, message: reports.append((fraction, message)),
+    )
+
+    # The Batch tab's progress bar: the process's progress lines arrive, one per scored cell, then 1.0.
+    fractions = [fraction for fraction, _ in reports]
+    n_cells = cohort.n_cases * 2
+    assert len(fractions) >= n_cells and fractions[0] < 0.1 and fractions[-1] == 1.0
+    assert all(earlier < later for earlier, later in zip(fractions, fractions[1:]))
+    assert reports[-1][1] == "done" and any(
+        message == f"scored {n_cells}/{n_cells} cells" for _, message in reports
+    )
 
     assert result.reportPath == tmp_path / "out" / "report.html" and result.reportPath.is_file()
     rows = mrml_bridge.read_table(result.summaryTableNode)

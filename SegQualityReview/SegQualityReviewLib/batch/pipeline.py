@@ -16,11 +16,15 @@ from .config import AnalysisSettings, CompareConfig
 from .long_table import check_long_table, long_table_from_results, read_long_table, write_long_table
 from .report import ReportInputs, write_report
 from .results import SCORES_FILE, build_results, write_results
-from .scoring import build_tasks, score_all
+from .scoring import ProgressCallback, build_tasks, score_all
 
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
 CACHE_FOLDER = ".cache"
+# Progress fractions of a compare run: scoring fills [0, SCORING_SHARE], then the analysis and the report.
+SCORING_SHARE = 0.75
+ANALYSIS_AT = 0.8
+REPORT_AT = 0.9
 
 
 @dataclass(frozen=True)
@@ -39,15 +43,31 @@ def run_compare(
     out_dir: str | Path,
     *,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     title: str = "",
     description: str = "",
 ) -> RunOutputs:
-    """Score every case x model x structure (cached under OUT/.cache), analyse, and write the outputs."""
+    """Score every case x model x structure (cached under OUT/.cache), analyse, and write the outputs.
+
+    ``progress`` shows a tqdm bar on stderr; ``on_progress(fraction, message)`` is called as cells finish
+    (fractions up to 0.75), before the analysis and the report, and with 1.0 at the end.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cases, unmatched = match_cases(config)
     tasks, file_hashes = build_tasks(config, cases)
-    results = score_all(tasks, ScoreCache(out_dir / CACHE_FOLDER), workers=config.workers, progress=progress)
+
+    def scoring_progress(fraction: float, message: str) -> None:
+        if on_progress is not None:
+            on_progress(SCORING_SHARE * fraction, message)
+
+    results = score_all(
+        tasks,
+        ScoreCache(out_dir / CACHE_FOLDER),
+        workers=config.workers,
+        progress=progress,
+        on_progress=scoring_progress,
+    )
     table = check_long_table(long_table_from_results(results, cases), source="the scored cells")
     notes = {
         "imputed_cells": [
@@ -66,6 +86,7 @@ def run_compare(
         config_obj=config,
         title=title,
         description=description,
+        on_progress=on_progress,
     )
 
 
@@ -109,11 +130,14 @@ def _analyse_and_write(
     config_obj: CompareConfig | None,
     title: str,
     description: str,
+    on_progress: ProgressCallback | None = None,
 ) -> RunOutputs:
+    report_progress = on_progress or (lambda fraction, message: None)
     scores_path = out_dir / SCORES_FILE
     write_long_table(table, scores_path)
     # Analyse the table as written, so reanalyze starts from exactly the same numbers.
     written = read_long_table(scores_path)
+    report_progress(ANALYSIS_AT, "analysing")
     analysis = analyze_table(written, settings)
     results = build_results(
         config=config,
@@ -126,6 +150,7 @@ def _analyse_and_write(
     results_path = out_dir / RESULTS_FILE
     write_results(results, results_path)
     report_path = out_dir / REPORT_FILE
+    report_progress(REPORT_AT, "writing the report")
     write_report(
         ReportInputs(
             table=written,
@@ -137,4 +162,5 @@ def _analyse_and_write(
         ),
         report_path,
     )
+    report_progress(1.0, "done")
     return RunOutputs(out_dir, scores_path, results_path, report_path, results)

@@ -12,7 +12,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -25,6 +25,9 @@ from .config import CompareConfig
 
 MISSING_PRED = "missing_pred"
 FAILED = "failed"
+
+# Called with (fraction done, message) as cells finish: the Slicer Batch tab's progress bar.
+ProgressCallback = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -159,10 +162,12 @@ def score_all(
     *,
     workers: int,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> list[CellResult]:
     """Score every task not already in the cache, ``workers`` processes at a time, in task order.
 
     Each result is written to the cache as soon as it arrives, so an interrupted run resumes there.
+    ``progress`` shows a tqdm bar on stderr; ``on_progress`` gets the fraction of cells done after each.
     """
     results: dict[int, CellResult] = {}
     pending = []
@@ -183,10 +188,17 @@ def score_all(
         disable=not progress,
     )
 
+    def report() -> None:
+        if on_progress is not None and tasks:
+            on_progress(len(results) / len(tasks), f"scored {len(results)}/{len(tasks)} cells")
+
     def store(index: int, result: CellResult) -> None:
         cache.put(tasks[index].key, {"rows": list(result.rows), "note": result.note})
         results[index] = result
         bar.update(1)
+        report()
+
+    report()
 
     try:
         if workers <= 1 or len(pending) <= 1:

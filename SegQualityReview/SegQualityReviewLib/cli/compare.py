@@ -18,6 +18,7 @@ from ..batch.config import (
     parse_name_value,
 )
 from ..batch.errors import BatchConfigError
+from ..errors import SegQualityError
 
 
 def add_parser(subparsers) -> None:
@@ -63,6 +64,12 @@ def add_parser(subparsers) -> None:
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--progress-lines",
+        action="store_true",
+        help="instead of the bar, print 'PROGRESS <fraction> <message>' lines (and 'ERROR <message>') on "
+        "stdout for a GUI or script to parse",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.set_defaults(run=run)
 
@@ -123,8 +130,20 @@ def analysis_settings(args: argparse.Namespace, base: AnalysisSettings) -> Analy
 
 def run(args: argparse.Namespace) -> int:
     from ..batch.pipeline import run_compare
+    from ..process.progress_lines import format_error, print_progress
 
-    outputs = run_compare(_config(args), args.out, progress=not args.no_progress)
+    try:
+        outputs = run_compare(
+            _config(args),
+            args.out,
+            progress=not (args.no_progress or args.progress_lines),
+            on_progress=print_progress if args.progress_lines else None,
+        )
+    except SegQualityError as error:
+        # The line protocol's own error line, which the Slicer module shows; the CLI still prints its own.
+        if args.progress_lines:
+            print(format_error(str(error)), flush=True)
+        raise
     print(f"wrote {outputs.scores_path}, {outputs.results_path} and {outputs.report_path}", file=sys.stderr)
     return 0
 
