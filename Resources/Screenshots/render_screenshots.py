@@ -67,7 +67,7 @@ def render_icon(paths: list[Path]) -> None:
 
 def render_review_gallery(path: Path) -> None:
     """Worst six structures of the real case: image slice, model contour (orange), reference (cyan)."""
-    from SegQualityReviewLib.io import StructureSet, read_structures, read_volume
+    from SegQualityReviewLib.io import StructureSet, radiological_axial, read_structures, read_volume
     from SegQualityReviewLib.review import assess_structures
 
     folder = SHARED_DATA / "totalsegmentator" / "ct_sm"
@@ -84,14 +84,12 @@ def render_review_gallery(path: Path) -> None:
     shown = [item for item in items if item.worst_slice is not None][:6]
     figure, grid = plt.subplots(2, 3, figsize=(12, 8.4), facecolor="#1f2a36")
     for axes, item in zip(grid.ravel(), shown):
-        image = np.clip(volume.array[item.worst_slice], -200, 300)
-        axes.imshow(image, cmap="gray", origin="lower")
-        axes.contour(
-            reference.mask(item.structure)[item.worst_slice], levels=[0.5], colors="#48c9b0", linewidths=1.5
-        )
-        axes.contour(
-            subset.mask(item.structure)[item.worst_slice], levels=[0.5], colors="#f5b041", linewidths=1.5
-        )
+        def shown_plane(array):
+            return radiological_axial(array[item.worst_slice], volume.geometry)
+
+        axes.imshow(np.clip(shown_plane(volume.array), -200, 300), cmap="gray")
+        axes.contour(shown_plane(reference.mask(item.structure)), levels=[0.5], colors="#48c9b0", linewidths=1.5)
+        axes.contour(shown_plane(subset.mask(item.structure)), levels=[0.5], colors="#f5b041", linewidths=1.5)
         predicted = "" if item.predicted_dice is None else f"predicted {item.predicted_dice:.2f}  "
         axes.set_title(
             f"{item.structure}\n{predicted}true Dice {item.true_dice:.2f}  slice {item.worst_slice}",

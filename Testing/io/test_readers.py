@@ -198,3 +198,20 @@ def test_pairing_reports_structures_one_side_does_not_declare():
         ("spleen", None, "spleen"),
         ("pancreas", "pancreas", None),
     ]
+
+
+def test_radiological_layout_puts_the_patients_right_on_the_viewers_left(shared_data):
+    from SegQualityReviewLib.io import radiological_axial
+
+    structures = read_structures(
+        shared_data / "totalsegmentator" / "ct_sm" / "pred_total_v2.nii.gz",
+        label_map=shared_data / "labelmaps" / "totalsegmentator_total_v2.json",
+    )
+    assert structures.geometry.direction[0] < 0 and structures.geometry.direction[4] < 0
+    liver = structures.mask("liver")
+    z = int(np.argmax(liver.sum(axis=(1, 2))))
+    shown_liver = radiological_axial(liver[z], structures.geometry)
+    spine = radiological_axial(structures.mask("vertebrae_L1").any(axis=0), structures.geometry)
+    width, height = shown_liver.shape[1], shown_liver.shape[0]
+    assert np.argwhere(shown_liver)[:, 1].mean() < width / 2  # the liver lies on the patient's right
+    assert np.argwhere(spine)[:, 0].mean() > height / 2  # the spine is posterior: down

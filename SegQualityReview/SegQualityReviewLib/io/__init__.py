@@ -1,6 +1,6 @@
 """Reading volumes and segmentations with their geometry, and naming structures through label maps."""
 
-from .geometry import Geometry, check_same_geometry, same_voxel_centres
+from .geometry import Geometry, check_same_geometry, radiological_axial, same_voxel_centres
 from .labelmaps import LabelMap, normalize_structure_name
 from .readers import read_image, read_structure_folder, read_structures, read_volume
 from .structures import StructurePair, StructureSet, Volume, pair_structures
@@ -15,6 +15,7 @@ __all__ = [
     "same_voxel_centres",
     "normalize_structure_name",
     "pair_structures",
+    "radiological_axial",
     "read_image",
     "read_structure_folder",
     "read_structures",

@@ -145,3 +145,16 @@ def check_same_geometry(
 
 def _fmt(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def radiological_axial(plane: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """An axial (y, x) array plane laid out as radiologists read it: anterior up, patient's right on the left.
+
+    For ``imshow`` with its default ``origin="upper"``. LPS axes: x runs to the patient's left and y to
+    posterior, so a negative direction cosine means that array axis runs the other way and is flipped.
+    """
+    if geometry.direction[4] < 0:
+        plane = plane[::-1, :]
+    if geometry.direction[0] < 0:
+        plane = plane[:, ::-1]
+    return plane
