@@ -84,12 +84,13 @@ def render_review_gallery(path: Path) -> None:
     shown = [item for item in items if item.worst_slice is not None][:6]
     figure, grid = plt.subplots(2, 3, figsize=(12, 8.4), facecolor="#1f2a36")
     for axes, item in zip(grid.ravel(), shown):
-        def shown_plane(array):
-            return radiological_axial(array[item.worst_slice], volume.geometry)
-
-        axes.imshow(np.clip(shown_plane(volume.array), -200, 300), cmap="gray")
-        axes.contour(shown_plane(reference.mask(item.structure)), levels=[0.5], colors="#48c9b0", linewidths=1.5)
-        axes.contour(shown_plane(subset.mask(item.structure)), levels=[0.5], colors="#f5b041", linewidths=1.5)
+        image, gt_plane, model_plane = (
+            radiological_axial(array[item.worst_slice], volume.geometry)
+            for array in (volume.array, reference.mask(item.structure), subset.mask(item.structure))
+        )
+        axes.imshow(np.clip(image, -200, 300), cmap="gray")
+        axes.contour(gt_plane, levels=[0.5], colors="#48c9b0", linewidths=1.5)
+        axes.contour(model_plane, levels=[0.5], colors="#f5b041", linewidths=1.5)
         predicted = "" if item.predicted_dice is None else f"predicted {item.predicted_dice:.2f}  "
         axes.set_title(
             f"{item.structure}\n{predicted}true Dice {item.true_dice:.2f}  slice {item.worst_slice}",
