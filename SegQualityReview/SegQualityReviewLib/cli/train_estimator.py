@@ -18,8 +18,10 @@ def add_parser(subparsers) -> None:
         description=(
             "Train the slice network on the 'train' split (synthetic edits of references and real model "
             "outputs, Dice targets from the metric core), compute the conformal interval on the "
-            "'calibration' split, save safetensors weights, and evaluate on 'test' and 'heldout_family'. "
-            "Cases come from ../shared/data (--shared-data) or a JSON case list (--cases)."
+            "'calibration' split (monotone calibration and interval), save safetensors weights, and "
+            "evaluate on 'test' and 'heldout_family'. Cases come from ../shared/data (--shared-data) or a "
+            "JSON case list (--cases). --init-weights fine-tunes an existing estimator file instead; with "
+            "--epochs 0 it is only recalibrated."
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -35,11 +37,21 @@ def add_parser(subparsers) -> None:
         default='{"patch_size": 8, "depth": 4}',
         help="JSON keyword arguments for timm.create_model (default shrinks the ViT)",
     )
-    parser.add_argument("--pretrained", type=Path, help="EfficientNet checkpoint with _blocks-style names")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--pretrained", type=Path, help="EfficientNet checkpoint with _blocks-style names")
+    start.add_argument(
+        "--init-weights",
+        type=Path,
+        help="estimator weights (.safetensors) to fine-tune; its backbone, mask mode and image size are "
+        "used and --backbone, --backbone-options, --mask-mode, --image-size are ignored",
+    )
     parser.add_argument("--mask-mode", choices=("channel", "red_blend"), default="channel")
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--epochs", type=int, default=3, help="0 with --init-weights: recalibrate only")
+    parser.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="peak of the one-cycle schedule (fine-tuning: 1e-4)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--edits-per-structure", type=int, default=6)
     parser.add_argument(
         "--slices-per-candidate", type=int, default=8, help="training slices per candidate mask"
@@ -53,11 +65,15 @@ def run(args: argparse.Namespace) -> int:
     from ..quality.cases import load_case_file, shared_data_cases
     from ..quality.encoding import EncodingConfig
     from ..quality.model import ModelConfig
-    from ..quality.pipeline import train_estimator
+    from ..quality.pipeline import TrainingSetupError, train_estimator
     from ..quality.samples import SampleOptions
     from ..quality.training import TrainingOptions
 
     torch.set_num_threads(args.threads)
+    if args.init_weights is not None and not args.init_weights.is_file():
+        raise InputFileError(f"{args.init_weights}: --init-weights file not found")
+    if args.epochs < 0 or (args.epochs == 0 and args.init_weights is None):
+        raise TrainingSetupError(f"--epochs {args.epochs}: use 1 or more (0 only with --init-weights)")
     if args.shared_data is not None:
         if not (args.shared_data / "manifest.json").is_file():
             raise InputFileError(f"{args.shared_data}: not the shared data folder (no manifest.json)")
@@ -80,9 +96,10 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
         ),
         training_options=TrainingOptions(
-            epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed
         ),
         pretrained_checkpoint=args.pretrained,
+        init_weights=args.init_weights,
     )
     for split in ("test", "heldout_family"):
         if split in report:

@@ -66,6 +66,7 @@ def estimate_quality(
 
     ``other_segmentations`` (other models' outputs on the same grid) add inter-model agreement as a second
     signal, blended with the shipped weight. ``modality`` "auto" detects CT by its Hounsfield range.
+    The network's aggregated Dice passes the weights' monotone calibration before fusion and the interval.
     A structure left empty is reported only when one of ``other_segmentations`` holds it: a likely miss,
     predicted Dice 0 and flagged, with the interval [0, 1]. Otherwise nothing was segmented and nothing is
     reported, so a model's label map full of structures outside the field of view raises no alerts.
@@ -94,7 +95,7 @@ def estimate_quality(
             continue
         encoded = encode_structure(image, mask, spacing_zyx=spacing, config=bundle.encoding)
         slice_predictions = predict_slices(model, encoded.slices, device=str(torch_device))
-        predicted = aggregate_slices(slice_predictions, encoded.candidate_areas)
+        predicted = float(bundle.calibration(aggregate_slices(slice_predictions, encoded.candidate_areas)))
         predicted = fuse_with_agreement(
             predicted, _agreement(name, mask, other_segmentations, spacing), weight=bundle.agreement_weight
         )

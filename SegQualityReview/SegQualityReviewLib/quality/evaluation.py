@@ -60,6 +60,7 @@ def evaluate(
         else None,
         flag_rate=flag_rate,
         threshold=threshold,
+        flagged_below_threshold=_flagging(bad, predicted < threshold),
     )
     report.update(ranking_and_selection(candidates))
     return report
@@ -81,6 +82,15 @@ def sensitivity_at_flag_rate(bad: np.ndarray, predicted_dice: np.ndarray, *, rat
     """Share of truly bad candidates among the ``rate`` fraction with the lowest predicted Dice."""
     flagged = np.argsort(predicted_dice, kind="stable")[: max(1, int(round(rate * predicted_dice.size)))]
     return float(bad[flagged].sum() / bad.sum())
+
+
+def _flagging(bad: np.ndarray, flagged: np.ndarray) -> dict:
+    """How ``flagged`` (predicted Dice below the threshold) matches truly bad candidates."""
+    return {
+        "share_flagged": _round(flagged.mean()),
+        "precision": _round(bad[flagged].mean()) if flagged.any() else None,
+        "recall": _round(flagged[bad].mean()) if bad.any() else None,
+    }
 
 
 def ranking_and_selection(candidates: Sequence[ScoredCandidate]) -> dict:

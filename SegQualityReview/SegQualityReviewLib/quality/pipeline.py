@@ -2,6 +2,7 @@
 
 ``train_estimator`` / ``evaluate_estimator`` build samples from cases; ``fit_estimator`` /
 ``evaluate_samples`` take samples already built, so several backbones can be compared on identical data.
+``init_weights`` fine-tunes an existing estimator instead (0 epochs: recalibrate it only).
 Samples are always built with the two-channel encoding and converted per backbone (``compose_channels``).
 """
 
@@ -18,17 +19,23 @@ import numpy as np
 import timm
 import torch
 
+from ..errors import SegQualityError
 from .aggregate import aggregate_slices, conformal_half_width, fuse_with_agreement
+from .calibration import cross_fitted_predictions, fit_monotone_calibration
 from .cases import LabelledCase
 from .encoding import EncodingConfig, compose_channels
 from .evaluation import ScoredCandidate, evaluate, save_plots
 from .model import ModelConfig, QualityNet, load_lukemelas_style_weights
 from .samples import CandidateSample, SampleOptions, balance_by_dice, build_samples
-from .training import TrainingOptions, predict_slices, train
-from .weights import EstimatorBundle, save_bundle
+from .training import TrainingOptions, TrainingResult, predict_slices, train
+from .weights import EstimatorBundle, load_bundle, save_bundle
 
 Progress = Callable[[str], None]
 EVALUATED_SPLITS = ("test", "heldout_family")
+
+
+class TrainingSetupError(SegQualityError):
+    """Training options that contradict each other (e.g. 0 epochs without weights to start from)."""
 
 
 def build_split_samples(
@@ -76,28 +83,54 @@ def fit_estimator(
     sample_options: SampleOptions,
     training_options: TrainingOptions,
     pretrained_checkpoint: str | Path | None = None,
+    initial: EstimatorBundle | None = None,
     conformal_alpha: float = 0.1,
     agreement_weight: float = 0.5,
     progress: Progress = print,
 ) -> EstimatorBundle:
-    """Balance the training samples by Dice, train the network, and calibrate the conformal interval."""
+    """Balance the training samples by Dice, train the network, then fit the monotone calibration and the
+    conformal interval on the calibration samples.
+
+    ``initial`` fine-tunes that estimator's network (its model and encoding settings win over the given
+    ones); with 0 epochs its network is kept as is and only recalibrated. The conformal half-width comes
+    from cross-fitted residuals (each calibration candidate calibrated by a map fitted without it).
+    """
+    if training_options.epochs < 0 or (training_options.epochs == 0 and initial is None):
+        raise TrainingSetupError(f"epochs {training_options.epochs}: 0 epochs needs initial weights")
+    if initial is not None and pretrained_checkpoint is not None:
+        raise TrainingSetupError("initial weights and a pretrained checkpoint exclude each other")
     balanced = balance_by_dice(training_samples, bins=sample_options.balance_bins, seed=sample_options.seed)
     progress(f"{len(training_samples)} training candidates, {len(balanced)} after Dice balancing")
-    model_config = replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size)
     torch.manual_seed(training_options.seed)
-    model = QualityNet(model_config)
+    if initial is not None:
+        model_config, encoding, model = initial.model_config, initial.encoding, initial.model
+    else:
+        model_config = replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size)
+        model = QualityNet(model_config)
     if pretrained_checkpoint is not None:
         copied = load_lukemelas_style_weights(model, pretrained_checkpoint)
         progress(f"initialised {copied} backbone tensors from {pretrained_checkpoint}")
     inputs = [replace(s, slices=compose_channels(s.slices, config=encoding)) for s in balanced]
-    result = train(model, inputs, options=training_options, progress=progress)
-    calibration_predicted = predict_candidates(model, calibration_samples, encoding=encoding)
-    half_width = conformal_half_width(
-        [s.true_dice for s in calibration_samples], calibration_predicted, alpha=conformal_alpha
+    result = (
+        train(model, inputs, options=training_options, progress=progress)
+        if training_options.epochs > 0
+        else TrainingResult(steps=0, final_loss=float("nan"), seconds=0.0)
     )
-    progress(f"conformal half-width {half_width:.3f} at alpha {conformal_alpha}")
+    calibration_true = np.array([s.true_dice for s in calibration_samples])
+    calibration_raw = predict_candidates(model, calibration_samples, encoding=encoding)
+    calibration = fit_monotone_calibration(calibration_raw, calibration_true)
+    cross_fitted = cross_fitted_predictions(calibration_raw, calibration_true)
+    half_width = conformal_half_width(calibration_true, cross_fitted, alpha=conformal_alpha)
+    raw_half_width = conformal_half_width(calibration_true, calibration_raw, alpha=conformal_alpha)
+    progress(
+        f"calibration: {len(calibration.knots_x)} knots; conformal half-width {half_width:.3f} "
+        f"({raw_half_width:.3f} uncalibrated) at alpha {conformal_alpha}"
+    )
+    trained_on = {s.case_id for s in training_samples}
+    if initial is not None:
+        trained_on |= set(initial.summary.get("trained_on", ()))
     summary = {
-        "trained_on": sorted({s.case_id for s in training_samples}),
+        "trained_on": sorted(trained_on),
         "calibrated_on": sorted({s.case_id for s in calibration_samples}),
         "training_candidates": len(balanced),
         "training_slices": int(sum(len(s.slice_indices) for s in balanced)),
@@ -106,8 +139,14 @@ def fit_estimator(
         "calibration_candidates": len(calibration_samples),
         "training_steps": result.steps,
         "training_seconds": round(result.seconds, 1),
-        "final_loss": round(result.final_loss, 5),
+        "final_loss": round(result.final_loss, 5) if result.steps else None,
         "pretrained": str(pretrained_checkpoint) if pretrained_checkpoint else None,
+        "initial_summary": dict(initial.summary) if initial is not None else None,
+        "uncalibrated_interval_half_width": raw_half_width,
+        "calibration_mae": {
+            "uncalibrated": _mean_error(calibration_raw, calibration_true),
+            "cross_fitted": _mean_error(cross_fitted, calibration_true),
+        },
         "sample_options": asdict(sample_options),
         "training_options": asdict(training_options),
         "torch_threads": torch.get_num_threads(),
@@ -125,6 +164,7 @@ def fit_estimator(
         conformal_alpha=conformal_alpha,
         agreement_weight=agreement_weight,
         summary=summary,
+        calibration=calibration,
     )
 
 
@@ -138,28 +178,37 @@ def train_estimator(
     sample_options: SampleOptions | None = None,
     training_options: TrainingOptions | None = None,
     pretrained_checkpoint: str | Path | None = None,
+    init_weights: str | Path | None = None,
     conformal_alpha: float = 0.1,
     agreement_weight: float = 0.5,
     progress: Progress = print,
 ) -> dict:
     """Build samples, train on ``train``, calibrate on ``calibration``, save the weights, evaluate.
 
+    ``init_weights`` starts from that estimator file (its model and encoding settings are used); with
+    0 epochs the ``train`` split is not even built and the network is only recalibrated.
     Returns (and writes to ``report_folder/evaluation.json``) the report of ``evaluate_samples``.
     """
     started = time.perf_counter()
     sample_options = sample_options or SampleOptions()
-    splits = ("train", "calibration") + EVALUATED_SPLITS
+    training_options = training_options or TrainingOptions()
+    initial = load_bundle(init_weights) if init_weights is not None else None
+    if initial is not None:
+        encoding = initial.encoding
+        progress(f"starting from {init_weights} ({initial.model_config.backbone}, {encoding.mask_mode})")
+    splits = (("train",) if training_options.epochs > 0 else ()) + ("calibration",) + EVALUATED_SPLITS
     samples = build_split_samples(
         cases, encoding=encoding, sample_options=sample_options, splits=splits, progress=progress
     )
     bundle = fit_estimator(
-        samples["train"],
+        samples.get("train", []),
         samples["calibration"],
         model_config=model_config,
         encoding=encoding,
         sample_options=sample_options,
-        training_options=training_options or TrainingOptions(),
+        training_options=training_options,
         pretrained_checkpoint=pretrained_checkpoint,
+        initial=initial,
         conformal_alpha=conformal_alpha,
         agreement_weight=agreement_weight,
         progress=progress,
@@ -200,15 +249,29 @@ def evaluate_samples(
     report_folder: str | Path,
     threshold: float = 0.7,
 ) -> dict:
-    """Scores, plots and interval coverage per split; on real model outputs also the training-free
-    baseline (mean Dice against the other outputs) and the fusion of both signals."""
-    report: dict = {"threshold": threshold, "interval_half_width": bundle.interval_half_width}
+    """Scores, plots and interval coverage per split, after the weights' calibration and (under
+    ``before_calibration``) before it; on real model outputs also the training-free baseline (mean Dice
+    against the other outputs) and the fusion of both signals."""
+    report: dict = {
+        "threshold": threshold,
+        "interval_half_width": bundle.interval_half_width,
+        "calibration": bundle.calibration.as_dict(),
+    }
     for split, samples in samples_by_split.items():
         if not samples:
             continue
-        predicted = predict_candidates(bundle.model, samples, encoding=bundle.encoding)
+        raw = predict_candidates(bundle.model, samples, encoding=bundle.encoding)
+        predicted = bundle.calibration(raw)
         scored = _scored(samples, predicted)
         report[split] = evaluate(scored, threshold=threshold)
+        report[split]["before_calibration"] = evaluate(_scored(samples, raw), threshold=threshold)
+        report[split]["before_calibration"]["mean_predicted"] = round(float(raw.mean()), 4)
+        raw_half_width = bundle.summary.get("uncalibrated_interval_half_width")
+        if raw_half_width is not None:
+            report[split]["before_calibration"]["coverage_of_interval"] = _coverage(
+                samples, raw, raw_half_width
+            )
+        report[split]["mean_predicted"] = round(float(predicted.mean()), 4)
         report[split]["cases"] = sorted({s.case_id for s in samples})
         report[split]["coverage_of_interval"] = _coverage(samples, predicted, bundle.interval_half_width)
         save_plots(scored, report_folder, prefix=split, title=f"{split} (n={len(scored)})")
@@ -241,6 +304,10 @@ def _scored(samples: Sequence[CandidateSample], predicted: np.ndarray) -> list[S
 def _coverage(samples: Sequence[CandidateSample], predicted: np.ndarray, half_width: float) -> float | None:
     true = np.array([s.true_dice for s in samples])
     return round(float((np.abs(true - predicted) <= half_width).mean()), 4)
+
+
+def _mean_error(predicted: np.ndarray, true: np.ndarray) -> float:
+    return round(float(np.abs(predicted - true).mean()), 4) if true.size else float("nan")
 
 
 def _histogram(values: Sequence[float], bins: int = 5) -> list[int]:

@@ -12,6 +12,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ..errors import SegQualityError
+from .calibration import CalibrationError, MonotoneCalibration
 from .encoding import EncodingConfig
 from .model import ModelConfig, QualityNet
 
@@ -29,9 +30,10 @@ class WeightsError(SegQualityError):
 class EstimatorBundle:
     """A trained estimator: the network plus everything inference needs to reproduce training's choices.
 
-    ``interval_half_width`` is the split-conformal quantile of |true - predicted| Dice on the calibration
-    set (coverage ``1 - conformal_alpha``); ``agreement_weight`` is the share given to inter-model agreement
-    when other segmentations of the structure are supplied.
+    ``calibration`` maps the network's aggregated Dice monotonically toward the true Dice (identity for
+    files written before it existed); ``interval_half_width`` is the split-conformal quantile of
+    |true - calibrated| Dice on the calibration set (coverage ``1 - conformal_alpha``); ``agreement_weight``
+    is the share given to inter-model agreement when other segmentations of the structure are supplied.
     """
 
     model: QualityNet
@@ -41,6 +43,7 @@ class EstimatorBundle:
     conformal_alpha: float = 0.1
     agreement_weight: float = 0.5
     summary: Mapping[str, Any] = field(default_factory=dict)
+    calibration: MonotoneCalibration = field(default_factory=MonotoneCalibration)
 
 
 def save_bundle(bundle: EstimatorBundle, path: str | Path) -> Path:
@@ -58,6 +61,7 @@ def save_bundle(bundle: EstimatorBundle, path: str | Path) -> Path:
         "conformal_alpha": repr(float(bundle.conformal_alpha)),
         "agreement_weight": repr(float(bundle.agreement_weight)),
         "summary": json.dumps(dict(bundle.summary)),
+        "calibration": json.dumps(bundle.calibration.as_dict()),
     }
     save_file(tensors, str(path), metadata=metadata)
     return path
@@ -91,6 +95,14 @@ def load_bundle(path: str | Path | None = None) -> EstimatorBundle:
             f"{path}: weights do not fit {model_config.backbone} ({str(error)[:200]})"
         ) from None
     model.eval()
+    try:
+        calibration = (
+            MonotoneCalibration.from_dict(json.loads(metadata["calibration"]))
+            if "calibration" in metadata
+            else MonotoneCalibration()
+        )
+    except (CalibrationError, KeyError, TypeError, ValueError) as error:
+        raise WeightsError(f"{path}: unusable calibration in the metadata ({error})") from None
     return EstimatorBundle(
         model=model,
         model_config=model_config,
@@ -99,4 +111,5 @@ def load_bundle(path: str | Path | None = None) -> EstimatorBundle:
         conformal_alpha=float(metadata["conformal_alpha"]),
         agreement_weight=float(metadata["agreement_weight"]),
         summary=json.loads(metadata.get("summary", "{}")),
+        calibration=calibration,
     )
