@@ -3,7 +3,8 @@
 Per (structure, metric) family, the rows are the cases every model has a value for (both_empty cells
 have none; they count toward detection instead). Failed or missing cells without a value take the
 worst value observed in the family (a table from elsewhere may leave them blank). Contaminated models
-are estimated beside the others but kept out of ranking, pairwise tests and power.
+are estimated beside the others but kept out of ranking, pairwise tests and power. Interval ends are
+clipped to the metric's natural range (``value_ranges``), with the values before clipping recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .long_table import (
 )
 from .model_cards import contamination_decisions
 from .scoring import FAILED, MISSING_PRED
+from .value_ranges import ValueRange, clip_interval, difference_range, table_value_ranges
 
 # Metadata columns with more distinct values than this are identifiers, not slices.
 MAX_SLICE_VALUES = 12
@@ -42,8 +44,17 @@ def analyze_table(table: pd.DataFrame, settings: AnalysisSettings) -> dict[str, 
     decisions = contamination_decisions(models, settings.cards_by_model, dataset_name=settings.dataset_name)
     excluded = {decision.model for decision in decisions if decision.contaminated}
     cells = table.drop_duplicates(subset=["case_id", "model", "structure"])
+    value_ranges = table_value_ranges(table, settings.metrics)
     families = [
-        _analyze_family(table, structure, metric, models=models, excluded=excluded, settings=settings)
+        _analyze_family(
+            table,
+            structure,
+            metric,
+            models=models,
+            excluded=excluded,
+            settings=settings,
+            value_range=value_ranges[metric],
+        )
         for structure in structures
         for metric in settings.metrics
     ]
@@ -54,6 +65,9 @@ def analyze_table(table: pd.DataFrame, settings: AnalysisSettings) -> dict[str, 
         "ranked_models": [model for model in models if model not in excluded],
         "structures": structures,
         "metrics": list(settings.metrics),
+        "value_ranges": {
+            metric: None if bounds is None else list(bounds) for metric, bounds in value_ranges.items()
+        },
         "contamination": [
             {"model": d.model, "contaminated": d.contaminated, "reason": d.reason} for d in decisions
         ],
@@ -61,7 +75,9 @@ def analyze_table(table: pd.DataFrame, settings: AnalysisSettings) -> dict[str, 
         "imputation": _imputation_counts(cells, models, structures),
         "families": families,
         "failure_modes": _failure_modes(cells, models, structures, level=settings.confidence_level),
-        "slices": _slices(table, models=models, structures=structures, settings=settings),
+        "slices": _slices(
+            table, models=models, structures=structures, settings=settings, value_ranges=value_ranges
+        ),
         "worst_cases": _worst_cases(table, models=models, settings=settings),
     }
 
@@ -94,6 +110,7 @@ def _analyze_family(
     models: list[str],
     excluded: set[str],
     settings: AnalysisSettings,
+    value_range: ValueRange | None,
 ) -> dict[str, Any]:
     higher_is_better = settings.higher_is_better(metric)
     wide = family_values(table, structure, metric, models=models, higher_is_better=higher_is_better)
@@ -143,8 +160,8 @@ def _analyze_family(
             {
                 "model": model,
                 "contaminated": model in excluded,
-                "mean": means[index].as_dict(),
-                "median": medians[index].as_dict(),
+                "mean": clip_interval(means[index].as_dict(), value_range),
+                "median": clip_interval(medians[index].as_dict(), value_range),
             }
         )
     ranked = [model for model in models if model not in excluded]
@@ -157,11 +174,12 @@ def _analyze_family(
     family["sensitivity"] = stats.ranking_sensitivity(
         ranked_values, **direction, level=settings.confidence_level, patient_ids=patient_ids
     ).as_dict()
+    comparisons = stats.compare_models(
+        ranked_values, **direction, equivalence_margin=settings.equivalence_margin(metric), **options
+    )
     family["pairwise"] = [
-        comparison.as_dict()
-        for comparison in stats.compare_models(
-            ranked_values, **direction, equivalence_margin=settings.equivalence_margin(metric), **options
-        )
+        {**pair, "difference": clip_interval(pair["difference"], difference_range(value_range))}
+        for pair in (comparison.as_dict() for comparison in comparisons)
     ]
     try:
         family["power"] = stats.leading_pair_power(
@@ -177,7 +195,7 @@ def _analyze_family(
 
 
 def _bare(estimate: float | None, settings: AnalysisSettings, n: int) -> dict[str, Any]:
-    """A point estimate without an interval, shaped like ``stats.Interval.as_dict()``."""
+    """A point estimate without an interval, shaped like a clipped ``stats.Interval.as_dict()``."""
     return {
         "estimate": estimate,
         "low": None,
@@ -185,6 +203,7 @@ def _bare(estimate: float | None, settings: AnalysisSettings, n: int) -> dict[st
         "level": settings.confidence_level,
         "method": "none",
         "n": n,
+        "clipped": {},
     }
 
 
@@ -251,7 +270,12 @@ def _failure_modes(
 
 
 def _slices(
-    table: pd.DataFrame, *, models: list[str], structures: list[str], settings: AnalysisSettings
+    table: pd.DataFrame,
+    *,
+    models: list[str],
+    structures: list[str],
+    settings: AnalysisSettings,
+    value_ranges: dict[str, ValueRange | None],
 ) -> list[dict[str, Any]]:
     """Per-model mean intervals within each value of every metadata column, per structure and metric."""
     entries = []
@@ -286,7 +310,8 @@ def _slices(
                             values, patient_ids=wide["patient_id"].to_numpy(), **options
                         )
                         entry["estimates"] = [
-                            {"model": m, "mean": i.as_dict()} for m, i in zip(models, means)
+                            {"model": m, "mean": clip_interval(i.as_dict(), value_ranges[metric])}
+                            for m, i in zip(models, means)
                         ]
                     else:
                         entry["estimates"] = [

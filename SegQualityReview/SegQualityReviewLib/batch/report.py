@@ -120,12 +120,17 @@ def format_number(value: Any, digits: int = 3) -> str:
 
 
 def format_interval(interval: Mapping[str, Any] | None) -> str:
-    """``estimate [low, high]`` of an interval dict; just the estimate when it has no bounds."""
+    """``estimate [low, high]`` of an interval dict, an end clipped to the metric's range marked with a
+    double dagger; just the estimate when it has no bounds."""
     if not interval:
         return "\u2014"
     if interval.get("low") is None or interval.get("high") is None:
         return format_number(interval.get("estimate"))
-    return f"{format_number(interval['estimate'])} [{format_number(interval['low'])}, {format_number(interval['high'])}]"
+    clipped = interval.get("clipped") or {}
+    low, high = (
+        format_number(interval[end]) + ("\u2021" if end in clipped else "") for end in ("low", "high")
+    )
+    return f"{format_number(interval['estimate'])} [{low}, {high}]"
 
 
 def _ranks_by_model(family: Mapping[str, Any]) -> dict[str, Any]:
