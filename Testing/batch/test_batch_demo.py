@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from SegQualityReviewLib.batch import reanalyze, run_compare, run_demo
@@ -20,7 +22,9 @@ def test_synthetic_demo_writes_an_index_and_a_reproducible_study(tmp_path):
 
 def test_brats_algorithms_vs_fusion_flags_the_two_that_hallucinate_enhancing_tumour(shared_data, tmp_path):
     study = next(s for s in demo_studies(shared_data) if s.name == "brats_toolkit")
-    outputs = run_compare(study.build(tmp_path / "inputs").with_workers(1), tmp_path / "out", progress=False)
+    outputs = run_compare(
+        replace(study.build(tmp_path / "inputs"), workers=1), tmp_path / "out", progress=False
+    )
     table = pd.read_csv(outputs.scores_path, keep_default_na=False)
     enhancing = table[(table["structure"] == "ET (GD-enhancing tumor)") & (table["metric"] == "dice")]
     by_model = dict(zip(enhancing["model"], zip(enhancing["status"], enhancing["failure_mode"])))

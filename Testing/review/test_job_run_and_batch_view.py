@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -138,3 +139,11 @@ def test_worst_cases_and_case_files_by_case_id(tmp_path):
         "reference": tmp_path / "gt" / "c7.nii.gz",
         "a": tmp_path / "a" / "c7.seg.nrrd",
     }
+
+
+def test_the_review_package_finds_case_files_without_loading_the_batch_analysis():
+    # The Review tab imports this package without pandas or yaml, which Slicer does not ship.
+    code = "import sys, SegQualityReviewLib.review; print(sorted({'pandas', 'yaml'} & set(sys.modules)))"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"

@@ -13,10 +13,10 @@ from typing import Mapping
 
 import pandas as pd
 
+from .case_ids import case_id_of
 from .config import CompareConfig
 from .errors import BatchConfigError
 
-IMAGE_SUFFIXES = (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 _RESERVED_COLUMNS = ("model", "structure", "metric", "value", "status", "failure_mode")
 
 
@@ -30,15 +30,6 @@ class Case:
     gt_path: Path
     image_path: Path | None
     prediction_paths: Mapping[str, Path | None]
-
-
-def case_id_of(path: Path) -> str | None:
-    """The case id of an image file name, or None when the file is not an image this package reads."""
-    lower = path.name.lower()
-    for suffix in IMAGE_SUFFIXES:
-        if lower.endswith(suffix):
-            return path.name[: -len(suffix)]
-    return None
 
 
 def files_by_case(folder: Path, *, role: str) -> dict[str, Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -182,9 +182,6 @@ class CompareConfig:
             "scoring": self.scoring.as_dict(),
             "analysis": self.analysis.as_dict(),
         }
-
-    def with_workers(self, workers: int) -> CompareConfig:
-        return replace(self, workers=workers)
 
 
 def config_hash(content: Mapping[str, Any]) -> str:

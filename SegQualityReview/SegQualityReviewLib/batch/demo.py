@@ -13,14 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import jinja2
-
 from .config import AnalysisSettings, CompareConfig, ModelSource, load_config
 from .phantom import write_phantom_cohort
 from .pipeline import RunOutputs, run_compare
+from .report import template_environment
 
 DEMO_RESAMPLES = 2_000
-_TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -133,9 +131,6 @@ def run_demo(
 
 def write_index(runs: list[DemoRun], path: Path) -> None:
     """OUT/index.html: one entry per study with its size and a link to its report."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
-    )
     entries = [
         {
             "title": run.study.title,
@@ -145,7 +140,9 @@ def write_index(runs: list[DemoRun], path: Path) -> None:
         }
         for run in runs
     ]
-    path.write_text(environment.get_template("index.html.j2").render(entries=entries), encoding="utf-8")
+    path.write_text(
+        template_environment().get_template("index.html.j2").render(entries=entries), encoding="utf-8"
+    )
 
 
 def _phantom_config(root: Path) -> CompareConfig:

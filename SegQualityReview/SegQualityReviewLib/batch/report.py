@@ -38,6 +38,13 @@ class ReportInputs:
 
 def write_report(inputs: ReportInputs, path: Path) -> None:
     """Render report.html to ``path``."""
+    html = template_environment().get_template("report.html.j2").render(**report_context(inputs))
+    path.write_text(html, encoding="utf-8")
+
+
+def template_environment() -> jinja2.Environment:
+    """The batch templates' jinja2 environment: autoescape on (every user string escaped), undefined
+    variables an error, and the ``num`` and ``interval`` filters."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         autoescape=True,
@@ -47,8 +54,7 @@ def write_report(inputs: ReportInputs, path: Path) -> None:
     )
     environment.filters["num"] = format_number
     environment.filters["interval"] = format_interval
-    html = environment.get_template("report.html.j2").render(**report_context(inputs))
-    path.write_text(html, encoding="utf-8")
+    return environment
 
 
 def report_context(inputs: ReportInputs) -> dict[str, Any]:

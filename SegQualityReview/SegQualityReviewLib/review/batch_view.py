@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..batch.case_ids import case_id_of
 from ..errors import SegQualityError
-
-_SUFFIXES = (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 
 
 class CompareInputError(SegQualityError):
@@ -110,9 +109,4 @@ def _given(path: str | Path | None) -> bool:
 def _file_for_case(folder: Path, case_id: str) -> Path | None:
     if not folder.is_dir():
         return None
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        for suffix in _SUFFIXES:
-            if name.lower().endswith(suffix) and name[: -len(suffix)] == case_id:
-                return path
-    return None
+    return next((path for path in sorted(folder.iterdir()) if case_id_of(path) == case_id), None)
