@@ -8,9 +8,10 @@ Public API::
     load_bundle(path=None) -> EstimatorBundle      (None: the shipped weights, DEFAULT_WEIGHTS)
     EncodingConfig, encode_structure                (the network input, documented in docs/estimator.md)
 
-A timm ViT scores 2D slices of each structure (cropped around the candidate mask, mask as a channel);
-slice scores are aggregated to one Dice, optionally fused with inter-model agreement, and given a
-split-conformal interval. Training and evaluation: ``pipeline.train_estimator`` / ``evaluate_estimator``.
+A timm network (shipped: EfficientNet-Lite0) scores 2D slices of each structure (cropped around the
+candidate mask); slice scores are aggregated to one Dice, mapped by the weights' monotone calibration,
+optionally fused with inter-model agreement, and given a split-conformal interval. Training, fine-tuning
+(``init_weights``) and evaluation: ``pipeline.train_estimator`` / ``evaluate_estimator``.
 """
 
 from .encoding import EncodingConfig, encode_structure

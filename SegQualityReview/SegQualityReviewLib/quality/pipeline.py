@@ -143,6 +143,9 @@ def fit_estimator(
         "pretrained": str(pretrained_checkpoint) if pretrained_checkpoint else None,
         "initial_summary": dict(initial.summary) if initial is not None else None,
         "uncalibrated_interval_half_width": raw_half_width,
+        "calibration_true_dice_mean": round(float(calibration_true.mean()), 4)
+        if calibration_true.size
+        else None,
         "calibration_mae": {
             "uncalibrated": _mean_error(calibration_raw, calibration_true),
             "cross_fitted": _mean_error(cross_fitted, calibration_true),
@@ -250,8 +253,9 @@ def evaluate_samples(
     threshold: float = 0.7,
 ) -> dict:
     """Scores, plots and interval coverage per split, after the weights' calibration and (under
-    ``before_calibration``) before it; on real model outputs also the training-free baseline (mean Dice
-    against the other outputs) and the fusion of both signals."""
+    ``before_calibration``) before it, beside the MAE of always predicting the calibration split's mean
+    true Dice; on real model outputs also the training-free baseline (mean Dice against the other outputs)
+    and the fusion of both signals."""
     report: dict = {
         "threshold": threshold,
         "interval_half_width": bundle.interval_half_width,
@@ -266,6 +270,10 @@ def evaluate_samples(
         report[split] = evaluate(scored, threshold=threshold)
         report[split]["before_calibration"] = evaluate(_scored(samples, raw), threshold=threshold)
         report[split]["before_calibration"]["mean_predicted"] = round(float(raw.mean()), 4)
+        constant = bundle.summary.get("calibration_true_dice_mean")
+        if constant is not None:
+            true = np.array([s.true_dice for s in samples])
+            report[split]["constant_baseline_mae"] = round(float(np.abs(true - constant).mean()), 4)
         raw_half_width = bundle.summary.get("uncalibrated_interval_half_width")
         if raw_half_width is not None:
             report[split]["before_calibration"]["coverage_of_interval"] = _coverage(
