@@ -5,7 +5,8 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
     load_config(yaml_path, *, workers=None) -> CompareConfig
     CompareConfig(gt_dir=, models=(ModelSource(name, prediction_dir, label_map), ...), gt_label_map=,
                   image_dir=, cases_csv=, scoring=ScoringSettings(...), analysis=AnalysisSettings(...), workers=)
-    run_compare(config, out_dir, *, progress=True, title="") -> RunOutputs     # cases.csv, results.json, report.html
+    run_compare(config, out_dir, *, progress=True, on_progress=None, title="") -> RunOutputs
+        # cases.csv, results.json, report.html; on_progress(fraction, message) as cells finish
     run_analyze(scores_csv, settings, out_dir, *, title="") -> RunOutputs       # a long table from elsewhere
     reanalyze(results_json, *, rel_tolerance=1e-9) -> list[Difference]          # empty when reproduced
     read_long_table(csv) -> pandas.DataFrame;  analyze_table(table, settings) -> dict
@@ -13,6 +14,7 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
     write_phantom_cohort(root, *, n_patients=14, seed=7) -> PhantomCohort      # SYNTHETIC test cohort
     run_demo(out_dir, *, shared_data, n_resamples=2000, workers=None) -> list[DemoRun]
 
+Interval ends are clipped to each metric's natural range (``value_ranges``), the raw ends recorded.
 Long table columns: case_id, patient_id, model, structure, metric, value, status, failure_mode, then
 metadata columns. Patients are the bootstrap clusters; the statistics come from ``stats``.
 """
