@@ -54,3 +54,11 @@ def test_report_always_carries_the_true_dice_distribution(tmp_path):
     assert report["auroc_below_threshold"] == pytest.approx(1.0)
     paths = save_plots(candidates, tmp_path, prefix="test", title="t")
     assert all(path.stat().st_size > 1000 for path in paths)
+
+
+def test_flagging_below_the_threshold_reports_share_precision_and_recall():
+    # (true, predicted): two truly bad; flagged (predicted < 0.7) are the first, third and fourth.
+    pairs = [(0.2, 0.5), (0.6, 0.75), (0.9, 0.65), (0.5, 0.1), (0.95, 0.9)]
+    candidates = [ScoredCandidate("c", f"s{i}", "m", "f", t, p) for i, (t, p) in enumerate(pairs)]
+    flagging = evaluate(candidates, threshold=0.7)["flagged_below_threshold"]
+    assert flagging == pytest.approx({"share_flagged": 0.6, "precision": 2 / 3, "recall": 2 / 3}, abs=1e-4)

@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, dict)}, sort_keys=True))
     for key, value in report.items():
         if isinstance(value, dict) and "n" in value:
+            before = value.get("before_calibration", {})
             print(
                 f"{key}: n={value['n']} mae={value.get('mae')} pearson={value.get('pearson')} "
-                f"auroc={value.get('auroc_below_threshold')}"
+                f"auroc={value.get('auroc_below_threshold')} (before calibration: mae={before.get('mae')} "
+                f"pearson={before.get('pearson')})"
             )
     return 0
