@@ -63,7 +63,9 @@ def main() -> None:
         resources="\n".join(f"  {name}" for name in resources),
     )
     (MODULE_FOLDER / "CMakeLists.txt").write_text(text, encoding="utf-8")
-    print(f"listed {len(scripts)} scripts and {len(resources)} resources in {MODULE_FOLDER / 'CMakeLists.txt'}")
+    print(
+        f"listed {len(scripts)} scripts and {len(resources)} resources in {MODULE_FOLDER / 'CMakeLists.txt'}"
+    )
 
 
 if __name__ == "__main__":
