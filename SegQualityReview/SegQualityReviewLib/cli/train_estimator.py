@@ -58,6 +58,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 was fastest on 2 cores)")
+    parser.add_argument(
+        "--weights-format",
+        choices=("int8", "float16"),
+        default="int8",
+        help="int8 kernels with per-channel scales (default, about half the size) or all float16",
+    )
     parser.set_defaults(run=run)
 
 
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         cases,
         out_weights=args.out,
         report_folder=args.report,
+        quantize=None if args.weights_format == "float16" else "int8",
         model_config=ModelConfig(backbone=args.backbone, backbone_options=backbone_options),
         encoding=EncodingConfig(image_size=args.image_size, mask_mode=args.mask_mode),
         sample_options=SampleOptions(

@@ -184,10 +184,13 @@ def train_estimator(
     init_weights: str | Path | None = None,
     conformal_alpha: float = 0.1,
     agreement_weight: float = 0.5,
+    quantize: str | None = "int8",
     progress: Progress = print,
 ) -> dict:
     """Build samples, train on ``train``, calibrate on ``calibration``, save the weights, evaluate.
 
+    The weights are saved as ``save_bundle`` with ``quantize`` (int8 kernels by default, None for
+    float16) and the evaluation reads them back, so the report describes the file as written.
     ``init_weights`` starts from that estimator file (its model and encoding settings are used); with
     0 epochs the ``train`` split is not even built and the network is only recalibrated.
     Returns (and writes to ``report_folder/evaluation.json``) the report of ``evaluate_samples``.
@@ -216,8 +219,9 @@ def train_estimator(
         agreement_weight=agreement_weight,
         progress=progress,
     )
-    save_bundle(bundle, out_weights)
+    save_bundle(bundle, out_weights, quantize=quantize)
     progress(f"saved {out_weights}")
+    bundle = load_bundle(out_weights)
     report = evaluate_samples(bundle, {s: samples[s] for s in EVALUATED_SPLITS}, report_folder=report_folder)
     report["training"] = dict(bundle.summary)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
