@@ -36,7 +36,7 @@ def nearest_distances(
     target_mm = targets.positions.to(torch.float64) * scale
     if method == "kdtree":
         tree = cKDTree(target_mm.cpu().numpy(), leafsize=32, balanced_tree=False, compact_nodes=False)
-        distances, _ = tree.query(source_mm.cpu().numpy(), k=1)
+        distances, _ = tree.query(source_mm.cpu().numpy(), k=1, workers=-1)
         found[apart] = torch.as_tensor(np.asarray(distances, dtype=np.float64), device=found.device)
     else:
         found[apart] = _cdist_minimum(source_mm, target_mm)
