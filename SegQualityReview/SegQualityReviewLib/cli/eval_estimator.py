@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputFileError
+from .train_estimator import add_case_source
 
 
 def add_parser(subparsers) -> None:
@@ -22,11 +22,7 @@ def add_parser(subparsers) -> None:
             "plus the inter-model agreement baseline on real model outputs. Writes evaluation.json and plots."
         ),
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--shared-data", type=Path, help="the shared data folder (built-in catalogue and split)"
-    )
-    source.add_argument("--cases", type=Path, help="JSON case list (see docs/estimator.md)")
+    add_case_source(parser)
     parser.add_argument("--weights", type=Path, help="estimator weights (.safetensors); default: shipped")
     parser.add_argument("--report", required=True, type=Path, help="folder for evaluation.json and plots")
     parser.add_argument("--threshold", type=float, default=0.7)
@@ -36,18 +32,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..quality.cases import load_case_file, shared_data_cases
+    from ..quality.cases import cases_from
     from ..quality.pipeline import evaluate_estimator
     from ..quality.samples import SampleOptions
     from ..quality.weights import load_bundle
 
     torch.set_num_threads(args.threads)
-    if args.shared_data is not None:
-        if not (args.shared_data / "manifest.json").is_file():
-            raise InputFileError(f"{args.shared_data}: not the shared data folder (no manifest.json)")
-        cases = shared_data_cases(args.shared_data)
-    else:
-        cases = load_case_file(args.cases)
+    cases = cases_from(shared_data=args.shared_data, case_file=args.cases)
     report = evaluate_estimator(
         load_bundle(args.weights),
         cases,

@@ -24,11 +24,7 @@ def add_parser(subparsers) -> None:
             "--epochs 0 it is only recalibrated."
         ),
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--shared-data", type=Path, help="the shared data folder (built-in catalogue and split)"
-    )
-    source.add_argument("--cases", type=Path, help="JSON case list (see docs/estimator.md)")
+    add_case_source(parser)
     parser.add_argument("--out", required=True, type=Path, help="weights file to write (.safetensors)")
     parser.add_argument("--report", required=True, type=Path, help="folder for evaluation.json and plots")
     parser.add_argument("--backbone", default="vit_tiny_patch16_224", help="timm model name")
@@ -67,8 +63,17 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def add_case_source(parser: argparse.ArgumentParser) -> None:
+    """--shared-data or --cases, one of them required: where the labelled cases come from."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--shared-data", type=Path, help="the shared data folder (built-in catalogue and split)"
+    )
+    source.add_argument("--cases", type=Path, help="JSON case list (see docs/estimator.md)")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..quality.cases import load_case_file, shared_data_cases
+    from ..quality.cases import cases_from
     from ..quality.encoding import EncodingConfig
     from ..quality.model import ModelConfig
     from ..quality.pipeline import TrainingSetupError, train_estimator
@@ -80,12 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputFileError(f"{args.init_weights}: --init-weights file not found")
     if args.epochs < 0 or (args.epochs == 0 and args.init_weights is None):
         raise TrainingSetupError(f"--epochs {args.epochs}: use 1 or more (0 only with --init-weights)")
-    if args.shared_data is not None:
-        if not (args.shared_data / "manifest.json").is_file():
-            raise InputFileError(f"{args.shared_data}: not the shared data folder (no manifest.json)")
-        cases = shared_data_cases(args.shared_data)
-    else:
-        cases = load_case_file(args.cases)
+    cases = cases_from(shared_data=args.shared_data, case_file=args.cases)
     try:
         backbone_options = json.loads(args.backbone_options)
     except json.JSONDecodeError as error:

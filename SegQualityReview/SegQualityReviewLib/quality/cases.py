@@ -161,6 +161,15 @@ def shared_data_cases(root: str | Path) -> list[LabelledCase]:
     return cases
 
 
+def cases_from(*, shared_data: Path | None = None, case_file: Path | None = None) -> list[LabelledCase]:
+    """The cases of ``train-estimator`` and ``eval-estimator``: the shared-data catalogue or a case list."""
+    if shared_data is None:
+        return load_case_file(case_file)
+    if not (Path(shared_data) / "manifest.json").is_file():
+        raise InputFileError(f"{shared_data}: not the shared data folder (no manifest.json)")
+    return shared_data_cases(shared_data)
+
+
 def load_case_file(path: str | Path) -> list[LabelledCase]:
     """Read cases from JSON: ``[{"case_id", "patient", "split", "modality", "image", "reference",
     "reference_label_map"?, "model_outputs"?: [{"family", "model", "path", "label_map"?}]}]``; relative
