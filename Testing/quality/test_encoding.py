@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from SegQualityReviewLib.io.intensity import ModalityError, detect_modality
 from SegQualityReviewLib.quality.encoding import (
     EncodingConfig,
     EncodingError,
     crop_box,
-    detect_modality,
     encode_structure,
     normalize_intensity,
     structure_slice_indices,
@@ -89,7 +89,7 @@ def test_modality_detection_uses_hounsfield_air():
 def test_unknown_options_and_empty_masks_are_refused():
     with pytest.raises(EncodingError, match="mask_mode"):
         EncodingConfig(mask_mode="green")
-    with pytest.raises(EncodingError, match="modality"):
+    with pytest.raises(ModalityError, match="modality"):
         normalize_intensity(np.zeros((1, 2, 2)), modality="PET", config=EncodingConfig())
     with pytest.raises(EncodingError, match="empty"):
         encode_structure(

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SegQualityError
+from ..io.intensity import normalize_intensity as _normalize_intensity
 
-MODALITIES = ("CT", "MR")
 MASK_MODES = ("channel", "red_blend")
 
 
@@ -68,30 +68,11 @@ class EncodedStructure:
     candidate_areas: np.ndarray
 
 
-def detect_modality(array: np.ndarray) -> str:
-    """``CT`` when the image holds air-like Hounsfield values (1st percentile below -500), else ``MR``."""
-    sample = array[:: max(1, array.shape[0] // 16)]
-    return "CT" if float(np.percentile(sample, 1)) < -500.0 else "MR"
-
-
 def normalize_intensity(array: np.ndarray, *, modality: str, config: EncodingConfig) -> np.ndarray:
-    """Map a (z, y, x) volume to [0, 1]: a fixed window for CT, foreground percentiles for MR.
-
-    MR foreground excludes voxels at the volume's minimum, which is the constant background of skull-stripped
-    and z-scored brain images.
-    """
-    if modality not in MODALITIES:
-        raise EncodingError(f"modality '{modality}' is not one of {', '.join(MODALITIES)} (or 'auto')")
-    if modality == "CT":
-        low, high = config.ct_window
-    else:
-        foreground = array[array > array.min()]
-        if foreground.size == 0:
-            foreground = array.ravel()
-        step = max(1, foreground.size // 2_000_000)
-        low, high = np.percentile(foreground[::step], config.mr_percentiles)
-    scale = max(float(high) - float(low), 1e-6)
-    return np.clip((array.astype(np.float32) - np.float32(low)) / np.float32(scale), 0.0, 1.0)
+    """Map a (z, y, x) volume to [0, 1] with this encoding's CT window or MR percentiles (``io.intensity``)."""
+    return _normalize_intensity(
+        array, modality=modality, ct_window=config.ct_window, mr_percentiles=config.mr_percentiles
+    )
 
 
 def structure_slice_indices(mask: np.ndarray, *, config: EncodingConfig) -> tuple[int, ...]:

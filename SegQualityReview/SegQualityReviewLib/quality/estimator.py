@@ -12,8 +12,9 @@ import torch
 
 from ..errors import SegQualityError
 from ..io import StructureSet, Volume, check_same_geometry
+from ..io.intensity import detect_modality
 from .aggregate import aggregate_slices, fuse_with_agreement, interval
-from .encoding import detect_modality, encode_structure, normalize_intensity
+from .encoding import encode_structure, normalize_intensity
 from .targets import structure_dice
 from .training import predict_slices
 from .weights import DEFAULT_WEIGHTS, EstimatorBundle, load_bundle
