@@ -76,7 +76,7 @@ def test_job_folder_runs_in_a_separate_process_and_round_trips(tmp_path):
     volume, structures, reference = _synthetic()
     write_job(tmp_path / "job", volume, structures, reference=reference, use_estimator=False, device="cpu")
     completed = subprocess.run(
-        [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(tmp_path / "job")],
+        [sys.executable, "-m", "SegQualityReviewLib.review.assessment_worker", str(tmp_path / "job")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -97,7 +97,7 @@ def test_job_error_is_one_error_line_and_exit_code_2(tmp_path):
     volume, structures, _ = _synthetic()
     write_job(tmp_path / "job", volume, structures, use_estimator=False)
     completed = subprocess.run(
-        [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(tmp_path / "job")],
+        [sys.executable, "-m", "SegQualityReviewLib.review.assessment_worker", str(tmp_path / "job")],
         capture_output=True,
         text=True,
         timeout=120,
