@@ -113,3 +113,25 @@ def test_job_without_estimator_or_reference_is_refused():
     volume, structures, _ = _synthetic()
     with pytest.raises(Exception, match="nothing to assess"):
         assess_structures(volume, structures, use_estimator=False)
+
+
+def test_the_job_child_prints_no_warning_that_could_become_a_failed_jobs_detail(tmp_path):
+    # `-m ...review.assessment` made runpy warn (the package had already imported the module); with
+    # warnings turned into errors that warning would now fail the run.
+    volume, structures, reference = _synthetic()
+    write_job(tmp_path / "job", volume, structures, reference=reference, use_estimator=False, device="cpu")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::RuntimeWarning",
+            "-m",
+            "SegQualityReviewLib.review.assessment_worker",
+            str(tmp_path / "job"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Warning" not in completed.stderr
