@@ -195,6 +195,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def cleanup(self) -> None:
         """Module reload or application exit: stop every job (whole process trees) and every timer."""
+        self.setParameterNode(None)
         self.removeObservers()
         for panel in self._panels.values():
             panel.reset()

@@ -21,7 +21,7 @@ from typing import Any
 
 import vtk
 
-from . import fake_qt
+from . import fake_qt, fake_ui, fake_widgets
 from .connectors import ParameterType, connector_for
 from .module_source import MODULE_FILE
 
@@ -92,6 +92,7 @@ def parameterNodeWrapper(classtype: type) -> type:
     def init(self, parameterNode) -> None:
         self.parameterNode = parameterNode
         self._guis = {}
+        self._observers = {}
         self._nextTag = 0
         self._updatingGui = False
         for field_name, (kind, _, _, default) in fields.items():
@@ -134,7 +135,9 @@ def parameterNodeWrapper(classtype: type) -> type:
         for field_name, connector in live.items():
             connector.write(getattr(self, field_name))
             connector.on_changed(lambda name=field_name, c=connector: _gui_to_parameter(self, name, c))
-        self.parameterNode.AddObserver(
+        # Slicer leaves this observer in place after disconnectGui (it then refreshes nothing); the stand-in
+        # removes it, so widgets of earlier tests are never written to.
+        self._observers[tag] = self.parameterNode.AddObserver(
             vtk.vtkCommand.ModifiedEvent, lambda caller, event: _parameter_to_gui(self)
         )
         return tag
@@ -142,6 +145,8 @@ def parameterNodeWrapper(classtype: type) -> type:
     def disconnect_gui(self, tag: int) -> None:
         for connector in self._guis.pop(tag, {}).values():
             connector.on_changed(None)
+        if tag in self._observers:
+            self.parameterNode.RemoveObserver(self._observers.pop(tag))
 
     namespace = {
         "__init__": init,
@@ -348,8 +353,8 @@ def install_module_stand_ins() -> None:
         sys.modules[name] = module
         return module
 
-    register("qt", **vars(fake_qt.qt_module()))
-    register("ctk", **vars(fake_qt.ctk_module()))
+    register("qt", **vars(fake_ui.qt_module()))
+    register("ctk", **vars(fake_ui.ctk_module()))
     scripted = register(
         "slicer.ScriptedLoadableModule",
         ScriptedLoadableModule=ScriptedLoadableModule,
@@ -369,8 +374,8 @@ def install_module_stand_ins() -> None:
         Default=Default,
     )
     slicer.ScriptedLoadableModule = scripted
-    slicer.qMRMLWidget = fake_qt.qMRMLWidget
-    slicer.qMRMLNodeComboBox = fake_qt.qMRMLNodeComboBox
+    slicer.qMRMLWidget = fake_widgets.qMRMLWidget
+    slicer.qMRMLNodeComboBox = fake_widgets.qMRMLNodeComboBox
 
 
 # --- the GUI side of slicer.util / slicer.app / slicer.modules -------------------------------------
@@ -399,7 +404,7 @@ class GuiSession:
 
         install_module_stand_ins()
         util = slicer.util
-        self._patch(util, "loadUI", fake_qt.load_ui)
+        self._patch(util, "loadUI", fake_ui.load_ui)
         self._patch(util, "childWidgetVariables", _child_widget_variables)
         self._patch(util, "tryWithErrorDisplay", self._try_with_error_display)
         self._patch(util, "confirmOkCancelDisplay", self._confirm)
