@@ -30,6 +30,12 @@ if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/nul
   exit 0
 fi
 
+index=${PIP_INDEX_URL:-$("$interpreter" -m pip config get global.index-url 2>/dev/null || echo https://pypi.org/simple/)}
+if ! "$interpreter" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=20)" "$index" >/dev/null 2>&1; then
+  echo "Slicer $tier tier: the package index $index is out of reach, so the environment cannot be built" >&2
+  exit 3
+fi
+
 rm -rf "$venv"
 "$interpreter" -m venv "$venv"
 log=$(mktemp)
