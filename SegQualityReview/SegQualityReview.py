@@ -2,7 +2,8 @@ import logging
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
     from SegQualityReviewLib.review import JobRun
 
 # Heavy parts (torch, timm, the estimator, metrics, batch) are imported inside the methods that use them,
-# and run in a separate process, so the module loads fast and the GUI never freezes.
+# after ensureDependencies, and run in a separate process, so the module loads fast, works before its
+# dependencies are installed, and the GUI never freezes. Testing/static checks both rules.
+
+REPOSITORY_URL = "https://github.com/SegQualityReview/SlicerSegQualityReview"
 
 
 #
@@ -36,19 +40,19 @@ class SegQualityReview(ScriptedLoadableModule):  # noqa: F405
         self.parent.title = _("Segmentation Quality Review")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         self.parent.dependencies = []
-        self.parent.contributors = ["SegQualityReview developers"]
+        self.parent.contributors = ["SegQualityReview team (SegQualityReview)"]
         self.parent.helpText = _(
             "Predicts the quality (Dice) of every structure of a segmentation without ground truth, flags the"
             " ones that need a human look, and records accept / reject / needs-edit decisions with who and"
             " when. With a reference segmentation it also shows the true metrics. The Batch tab compares"
             " models over a dataset with confidence intervals and ranking stability."
-            ' See the <a href="https://github.com/SegQualityReview/SegQualityReview/blob/main/docs/user-guide.md">'
-            "user guide</a>."
-        )
+            ' See the <a href="{url}/blob/main/docs/user-guide.md">user guide</a>.'
+        ).format(url=REPOSITORY_URL)
         self.parent.acknowledgementText = _(
-            "Built on 3D Slicer, SimpleITK, PyTorch and timm. Test data come from TotalSegmentator,"
-            " pyradiomics, BraTS-Toolkit and the DeepMind head-and-neck organs-at-risk set; see SOURCES in"
-            " the repository for their licences."
+            "Built on 3D Slicer, SimpleITK, PyTorch and timm. The quality estimator shipped with the module"
+            " was trained on public test data (TotalSegmentator, pyradiomics, BraTS-Toolkit and BRATS cases);"
+            " docs/estimator.md in the repository lists the cases it was trained and evaluated on, and"
+            " LICENSE.txt gives the module's licence."
         )
 
 
@@ -59,7 +63,11 @@ class SegQualityReview(ScriptedLoadableModule):  # noqa: F405
 
 @parameterNodeWrapper
 class SegQualityReviewParameterNode:
-    """The module's settings, kept in the scene (bound to the .ui through SlicerParameterName)."""
+    """The module's settings, kept in the scene (bound to the .ui through SlicerParameterName).
+
+    ``segmenterModel`` is kept in sync by the Widget, not bound: the segmenters are known only at run
+    time, and Slicer's QComboBox connector needs a fixed ``Choice`` and would empty the combo box.
+    """
 
     inputVolume: vtkMRMLScalarVolumeNode
     inputSegmentation: vtkMRMLSegmentationNode
@@ -75,28 +83,40 @@ class SegQualityReviewParameterNode:
     batchOutputFolder: Path = Path()
 
 
+# Fields the Widget synchronises by hand (see the class docstring); the UI contract test reads this.
+UNBOUND_PARAMETERS = ("segmenterModel",)
+
+
 #
 # SegQualityReviewWidget
 #
 
 
 class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):  # noqa: F405
-    """The two tabs: Review (one case, structure by structure) and Batch (models over a dataset)."""
+    """The two tabs: Review (one case, structure by structure) and Batch (models over a dataset).
+
+    Every job (assess, segment, compare) goes the same way: the Logic's ``start...`` returns a run, a
+    ``JobPanel`` shows it (its button turns into Cancel), one timer polls every panel, and the Logic's
+    ``finishJob`` reads the result into the scene.
+    """
 
     def __init__(self, parent=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)  # noqa: F405
+        # State first: without a parent, ScriptedLoadableModuleWidget.__init__ calls setup() itself.
         VTKObservationMixin.__init__(self)
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._run = None
-        self._batchRun = None
+        self._panels = {}
         self._batchResult = None
         self._timer = None
+        self._thresholdTimer = None
         self._shownSegmentationID = None
         self._shortcuts = []
+        ScriptedLoadableModuleWidget.__init__(self, parent)  # noqa: F405
 
     def setup(self) -> None:
+        from SegQualityReviewLib.review.job_panel import JobPanel
+
         ScriptedLoadableModuleWidget.setup(self)  # noqa: F405
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/SegQualityReview.ui"))
         self.layout.addWidget(uiWidget)
@@ -104,12 +124,40 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = SegQualityReviewLogic()
 
+        self._panels = {
+            "assessment": JobPanel(
+                button=self.ui.assessButton,
+                progress_bar=self.ui.progressBar,
+                status_label=self.ui.statusLabel,
+                start_text=_("Assess"),
+                cancel_text=_("Cancel"),
+                cancelled_text=_("Cancelled"),
+            ),
+            "segmentation": JobPanel(
+                button=self.ui.runSegmenterButton,
+                progress_bar=self.ui.progressBar,
+                status_label=self.ui.statusLabel,
+                start_text=_("Segment"),
+                cancel_text=_("Cancel"),
+                cancelled_text=_("Cancelled"),
+            ),
+            "comparison": JobPanel(
+                button=self.ui.runBatchButton,
+                progress_bar=self.ui.batchProgressBar,
+                status_label=self.ui.batchStatusLabel,
+                start_text=_("Run comparison"),
+                cancel_text=_("Cancel"),
+                cancelled_text=_("Cancelled"),
+            ),
+        }
+
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.onSceneEndImport)
 
         self.ui.assessButton.connect("clicked(bool)", self.onAssessButton)
         self.ui.runSegmenterButton.connect("clicked(bool)", self.onRunSegmenterButton)
+        self.ui.segmenterComboBox.connect("currentTextChanged(QString)", self.onSegmenterChosen)
         self.ui.resultsTable.connect("itemSelectionChanged()", self.onResultSelected)
         self.ui.acceptButton.connect("clicked(bool)", lambda: self.onDecision("accepted"))
         self.ui.rejectButton.connect("clicked(bool)", lambda: self.onDecision("rejected"))
@@ -123,40 +171,61 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.worstCasesTable.connect("cellDoubleClicked(int,int)", self.onWorstCaseDoubleClicked)
         self.ui.segmenterComboBox.addItems(self.logic.availableSegmenters())
         self.ui.openReportButton.enabled = False
+        notes = self.logic.unavailableFeatures()
+        self.ui.dependencyNoteLabel.text = "\n".join(notes)
+        self.ui.dependencyNoteLabel.visible = bool(notes)
 
+        # Scoped to this module's panel: the keys step through flagged structures only while the
+        # module has the focus, never in another module.
         for keys, step in (("Ctrl+Shift+N", 1), ("Ctrl+Shift+P", -1)):
-            shortcut = qt.QShortcut(qt.QKeySequence(keys), slicer.util.mainWindow())
+            shortcut = qt.QShortcut(qt.QKeySequence(keys), self.parent)
+            shortcut.setContext(qt.Qt.WidgetWithChildrenShortcut)
             shortcut.connect("activated()", lambda step=step: self.onStepFlagged(step))
             self._shortcuts.append(shortcut)
 
         self._timer = qt.QTimer()
         self._timer.setInterval(200)
-        self._timer.connect("timeout()", self.onPollProcesses)
+        self._timer.connect("timeout()", self.onPollJobs)
+        # The review is re-flagged (tables, tags, autosave) once the threshold rests, not on every step.
+        self._thresholdTimer = qt.QTimer()
+        self._thresholdTimer.setSingleShot(True)
+        self._thresholdTimer.setInterval(400)
+        self._thresholdTimer.connect("timeout()", self.onThresholdSettled)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        """Module reload or application exit: stop every job (whole process trees) and every timer."""
+        self.setParameterNode(None)
         self.removeObservers()
+        for panel in self._panels.values():
+            panel.reset()
+        if self.logic is not None:
+            self.logic.cleanup()
+        for timer in (self._timer, self._thresholdTimer):
+            if timer is not None:
+                timer.stop()
         for shortcut in self._shortcuts:
             shortcut.setParent(None)
         self._shortcuts = []
-        if self._timer:
-            self._timer.stop()
 
     def enter(self) -> None:
         self.initializeParameterNode()
 
     def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
+        self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
+        # The Logic cancels the jobs and forgets the reviews of the closing scene itself.
         self.setParameterNode(None)
+        for panel in self._panels.values():
+            panel.reset()
         self._shownSegmentationID = None
+        self.ui.resultsTable.setRowCount(0)
+        self.ui.alertLabel.text = ""
 
     def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
+        # A Widget built outside the module panel (tests, the console) has a parent without isEntered.
+        if getattr(self.parent, "isEntered", True):
             self.initializeParameterNode()
 
     def onSceneEndImport(self, caller, event) -> None:
@@ -172,6 +241,7 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, inputParameterNode: Optional[SegQualityReviewParameterNode]) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
@@ -181,20 +251,26 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _updateGui(self, caller=None, event=None) -> None:
         parameters = self._parameterNode
-        ready = bool(parameters and parameters.inputVolume and parameters.inputSegmentation)
-        self.ui.assessButton.enabled = ready or self._run is not None
-        self.ui.assessButton.text = _("Cancel") if self._run is not None else _("Assess")
-        self.ui.runSegmenterButton.enabled = bool(parameters and parameters.inputVolume) and self._run is None
+        if parameters is None:
+            return
+        assessing, segmenting = self._panels["assessment"].running, self._panels["segmentation"].running
+        combo = self.ui.segmenterComboBox
+        if parameters.segmenterModel and combo.findText(parameters.segmenterModel) >= 0:
+            combo.currentText = parameters.segmenterModel
+        ready = bool(parameters.inputVolume and parameters.inputSegmentation)
+        self.ui.assessButton.enabled = assessing or (ready and not segmenting)
+        self.ui.runSegmenterButton.enabled = segmenting or (
+            bool(parameters.inputVolume) and bool(combo.currentText) and not assessing
+        )
+        segmentation = parameters.inputSegmentation
         session = self._session
-        segmentation = parameters.inputSegmentation if parameters else None
         if (segmentation.GetID() if segmentation else None) != self._shownSegmentationID:
             # Another segmentation: show its review at the threshold it was reviewed with.
             self._showSession()
             if session is not None and abs(session.context.threshold - parameters.threshold) > 1e-9:
                 parameters.threshold = session.context.threshold
         elif session is not None and abs(session.context.threshold - parameters.threshold) > 1e-9:
-            self.logic.setThreshold(segmentation, parameters.threshold)
-            self._showSession()
+            self._thresholdTimer.start()
 
     @property
     def _session(self):
@@ -204,59 +280,105 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return None
         return self.logic.restoreReview(parameters.inputSegmentation)
 
+    def _guarded(self, message: str, action: Callable):
+        """Run a GUI action: an error is shown once with ``message`` and logged, and None is returned so
+        the GUI stays consistent (Slicer's tryWithErrorDisplay shows the error, then re-raises it)."""
+        from SegQualityReviewLib.errors import SegQualityError
+
+        try:
+            with slicer.util.tryWithErrorDisplay(message, waitCursor=True):
+                return action()
+        except SegQualityError as error:
+            logging.error(f"{message} {error}")  # a user-facing error: one line, no traceback
+        except Exception:
+            logging.exception(message)
+        return None
+
+    # Jobs
+
+    def _toggleJob(self, kind: str, message: str, start: Callable) -> None:
+        """Start the job of ``kind`` (``start()`` returns its run), or cancel it when it is running."""
+        panel = self._panels[kind]
+        if panel.running:
+            self.logic.cancelJob(panel.run)
+            panel.reset(status=_("Cancelled"))
+        else:
+            run = self._guarded(message, start)
+            if run is not None:
+                panel.started(run)
+                self._timer.start()
+        self._updateGui()
+
+    def onPollJobs(self) -> None:
+        """The timer's slot: forward progress and finish every job that has ended."""
+        shows = {
+            "assessment": lambda result: self._showSession(),
+            "segmentation": self._showSegmentation,
+            "comparison": self._showBatch,
+        }
+        messages = {
+            "assessment": _("The assessment failed."),
+            "segmentation": _("Segmentation failed."),
+            "comparison": _("The comparison failed."),
+        }
+        for kind, panel in self._panels.items():
+            ended = panel.poll()
+            if ended is None:
+                continue
+            result = self._guarded(messages[kind], lambda run=ended: self.logic.finishJob(run))
+            if result is not None:
+                shows[kind](result)
+        if not any(panel.running for panel in self._panels.values()):
+            self._timer.stop()
+        self._updateGui()
+
+    def isJobRunning(self, kind: str) -> bool:
+        """Whether the job of ``kind`` ("assessment", "segmentation", "comparison") is running."""
+        return self._panels[kind].running
+
     # Review tab
 
     def onAssessButton(self) -> None:
-        if self._run is not None:
-            self._run.cancel()
-            self._run = None
-            self.ui.statusLabel.text = _("Cancelled")
-            self._updateGui()
-            return
         parameters = self._parameterNode
-        with slicer.util.tryWithErrorDisplay(_("Could not start the assessment."), waitCursor=True):
-            if parameters.useEstimator and not self.logic.ensureDependencies(askUser=True):
-                return
-            self._run = self.logic.startAssessment(
+        self._toggleJob(
+            "assessment",
+            _("Could not start the assessment."),
+            lambda: self.logic.startAssessment(
                 parameters.inputVolume,
                 parameters.inputSegmentation,
                 parameters.referenceSegmentation,
                 threshold=parameters.threshold,
                 useEstimator=parameters.useEstimator,
-            )
-            self.ui.progressBar.value = 0
-            self._timer.start()
-        self._updateGui()
+            ),
+        )
 
     def onRunSegmenterButton(self) -> None:
         parameters = self._parameterNode
         model = self.ui.segmenterComboBox.currentText
-        with slicer.util.tryWithErrorDisplay(_("Segmentation failed."), waitCursor=True):
-            parameters.inputSegmentation = self.logic.segment(parameters.inputVolume, model)
+        self._toggleJob(
+            "segmentation",
+            _("Could not start the segmenter."),
+            lambda: self.logic.startSegmentation(parameters.inputVolume, model),
+        )
 
-    def onPollProcesses(self) -> None:
-        if self._run is not None:
-            progress = self._run.poll()
-            if progress:
-                self.ui.progressBar.value = int(100 * progress[0])
-                self.ui.statusLabel.text = progress[1]
-            if self._run.finished:
-                run, self._run = self._run, None
-                with slicer.util.tryWithErrorDisplay(_("The assessment failed."), waitCursor=True):
-                    self.logic.finishAssessment(run)
-                    self._showSession()
-                self._updateGui()
-        if self._batchRun is not None:
-            progress = self._batchRun.poll()
-            if progress:
-                self.ui.batchProgressBar.value = int(100 * progress[0])
-                self.ui.batchStatusLabel.text = progress[1]
-            if self._batchRun.finished:
-                run, self._batchRun = self._batchRun, None
-                with slicer.util.tryWithErrorDisplay(_("The comparison failed."), waitCursor=True):
-                    self._showBatch(self.logic.finishCompare(run))
-        if self._run is None and self._batchRun is None:
-            self._timer.stop()
+    def onSegmenterChosen(self, model: str) -> None:
+        if self._parameterNode is not None and model:
+            self._parameterNode.segmenterModel = model
+
+    def _showSegmentation(self, segmentationNode) -> None:
+        # The job may end while another module is shown (no parameter node connected then).
+        parameters = self._parameterNode or self.logic.getParameterNode()
+        parameters.inputSegmentation = segmentationNode
+
+    def onThresholdSettled(self) -> None:
+        parameters = self._parameterNode
+        if parameters is None or parameters.inputSegmentation is None:
+            return
+        self._guarded(
+            _("Could not re-flag the review."),
+            lambda: self.logic.setThreshold(parameters.inputSegmentation, parameters.threshold),
+        )
+        self._showSession()
 
     def _showSession(self) -> None:
         parameters = self._parameterNode
@@ -264,7 +386,8 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._shownSegmentationID = segmentation.GetID() if segmentation else None
         table = self.ui.resultsTable
         table.clearContents()
-        if self._session is None:
+        session = self._session
+        if session is None:
             table.setRowCount(0)
             self.ui.alertLabel.text = ""
             return
@@ -286,17 +409,18 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ]
         table.setColumnCount(len(headers))
         table.setHorizontalHeaderLabels(headers)
-        table.setRowCount(len(self._session.items))
-        for row, item in enumerate(self._session.items):
+        table.setRowCount(len(session.items))
+        for row, item in enumerate(session.items):
             flag = qt.QTableWidgetItem("")
             flag.setBackground(qt.QBrush(qt.QColor(colours[item.flag.value])))
             flag.setToolTip(item.flag.value.replace("_", " "))
+            interval = ""
+            if item.interval_low is not None:
+                interval = f"{_number(item.interval_low)} - {_number(item.interval_high)}"
             cells = [
                 item.structure,
                 _number(item.predicted_dice),
-                f"{_number(item.interval_low)} - {_number(item.interval_high)}"
-                if item.interval_low is not None
-                else "",
+                interval,
                 _number(item.true_dice),
                 _number(item.true_hd95_mm, digits=1),
                 item.decision.value.replace("_", " "),
@@ -305,50 +429,60 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             table.setItem(row, 0, flag)
             for column, text in enumerate(cells, start=1):
                 table.setItem(row, column, qt.QTableWidgetItem(text))
-        self.ui.alertLabel.text = self._session.alert_text()
+        self.ui.alertLabel.text = session.alert_text()
 
     def _selectedStructure(self) -> Optional[str]:
-        rows = {index.row() for index in self.ui.resultsTable.selectedIndexes()}
-        if not rows or self._session is None:
+        rows = {item.row() for item in self.ui.resultsTable.selectedItems()}
+        session = self._session
+        if not rows or session is None:
             return None
-        return self._session.items[min(rows)].structure
+        return session.items[min(rows)].structure
 
     def onResultSelected(self) -> None:
         structure = self._selectedStructure()
         if structure is None:
             return
         parameters = self._parameterNode
-        item = self._session.item(structure)
-        self.ui.noteLineEdit.text = item.note
-        self.logic.showStructure(parameters.inputSegmentation, parameters.inputVolume, structure)
+        self.ui.noteLineEdit.text = self._session.item(structure).note
+        self._guarded(
+            _("Could not show the structure."),
+            lambda: self.logic.showStructure(parameters.inputSegmentation, parameters.inputVolume, structure),
+        )
 
     def onDecision(self, decision: str) -> None:
         structure = self._selectedStructure()
         if structure is None:
             return
         parameters = self._parameterNode
-        with slicer.util.tryWithErrorDisplay(_("Could not record the decision."), waitCursor=True):
+
+        def decide() -> None:
             self.logic.decide(
                 parameters.inputSegmentation, structure, decision, note=self.ui.noteLineEdit.text
             )
             if decision == "needs_edit":
                 self.logic.openSegmentEditor(parameters.inputSegmentation, parameters.inputVolume, structure)
+
+        self._guarded(_("Could not record the decision."), decide)
         self._reselect(structure)
 
     def onNoteEdited(self) -> None:
         structure = self._selectedStructure()
         if structure is None or self._session.item(structure).note == self.ui.noteLineEdit.text:
             return
-        item = self._session.item(structure)
-        self.logic.decide(
-            self._parameterNode.inputSegmentation, structure, item.decision, note=self.ui.noteLineEdit.text
+        decision = self._session.item(structure).decision
+        self._guarded(
+            _("Could not record the note."),
+            lambda: self.logic.decide(
+                self._parameterNode.inputSegmentation, structure, decision, note=self.ui.noteLineEdit.text
+            ),
         )
         self._reselect(structure)
 
     def onStepFlagged(self, step: int) -> None:
-        if self._session is None:
+        session = self._session
+        if session is None:
             return
-        structure = self._session.next_flagged(self._selectedStructure(), step=step)
+        structure = session.next_flagged(self._selectedStructure(), step=step)
         if structure is not None:
             self._reselect(structure)
 
@@ -359,20 +493,19 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onExportButton(self) -> None:
         folder = self.ui.exportDirectoryButton.directory
-        with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
-            csvPath, jsonPath = self.logic.exportReview(self._parameterNode.inputSegmentation, folder)
-            slicer.util.showStatusMessage(_("Review written to {path}").format(path=csvPath), 5000)
+        written = self._guarded(
+            _("Export failed."),
+            lambda: self.logic.exportReview(self._parameterNode.inputSegmentation, folder),
+        )
+        if written is not None:
+            slicer.util.showStatusMessage(_("Review written to {path}").format(path=written[0]), 5000)
 
     # Batch tab
 
     def onRunBatchButton(self) -> None:
-        if self._batchRun is not None:
-            self._batchRun.cancel()
-            self._batchRun = None
-            self.ui.runBatchButton.text = _("Run comparison")
-            return
         parameters = self._parameterNode
-        with slicer.util.tryWithErrorDisplay(_("Could not start the comparison."), waitCursor=True):
+
+        def start():
             config = self.logic.batchConfig(
                 configPath=parameters.batchConfig,
                 referenceFolder=parameters.batchReferenceFolder,
@@ -380,34 +513,34 @@ class SegQualityReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 casesCsv=parameters.batchCasesCsv,
                 modelCardsFolder=parameters.batchModelCardsFolder,
             )
-            self._batchRun = self.logic.startCompare(config, outputFolder=parameters.batchOutputFolder)
-            self.ui.batchProgressBar.value = 0
-            self.ui.runBatchButton.text = _("Cancel")
-            self._timer.start()
+            return self.logic.startCompare(config, outputFolder=parameters.batchOutputFolder)
+
+        self._toggleJob("comparison", _("Could not start the comparison."), start)
 
     def _showBatch(self, result) -> None:
-        self.ui.runBatchButton.text = _("Run comparison")
-        for widget, rows in (
-            (self.ui.summaryTable, result.summaryRows),
-            (self.ui.worstCasesTable, result.worstCases),
-        ):
-            columns = list(rows[0]) if rows else []
-            widget.clear()
-            widget.setColumnCount(len(columns))
-            widget.setHorizontalHeaderLabels(columns)
-            widget.setRowCount(len(rows))
-            for row, values in enumerate(rows):
-                for column, name in enumerate(columns):
-                    widget.setItem(row, column, qt.QTableWidgetItem(str(values[name])))
+        self._fillTable(self.ui.summaryTable, result.summaryRows)
+        self._fillTable(self.ui.worstCasesTable, result.worstCases)
         self._batchResult = result
         self.ui.openReportButton.enabled = result.reportPath is not None
+
+    def _fillTable(self, table: "qt.QTableWidget", rows: list) -> None:
+        columns = list(rows[0]) if rows else []
+        table.clear()
+        table.setColumnCount(len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        table.setRowCount(len(rows))
+        for row, values in enumerate(rows):
+            for column, name in enumerate(columns):
+                table.setItem(row, column, qt.QTableWidgetItem(str(values[name])))
 
     def onOpenReportButton(self) -> None:
         qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(self._batchResult.reportPath)))
 
     def onWorstCaseDoubleClicked(self, row: int, column: int) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Could not load the case."), waitCursor=True):
-            self.logic.loadCase(self._batchResult, self._batchResult.worstCases[row])
+        self._guarded(
+            _("Could not load the case."),
+            lambda: self.logic.loadCase(self._batchResult, self._batchResult.worstCases[row]),
+        )
 
 
 def _number(value, *, digits: int = 3) -> str:
@@ -429,12 +562,27 @@ class AssessmentResult:
     auditTableNode: object
 
 
+@dataclass(frozen=True)
+class CompareResult:
+    """What ``compare`` returns: the output folder, summary and worst-case rows, their table node, the report."""
+
+    outputFolder: Path
+    results: dict
+    summaryRows: list
+    worstCases: list
+    summaryTableNode: object
+    reportPath: Optional[Path]
+
+
 class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
     """The module's computation and the Python-console API (docs/python-console.md).
 
-    ``assess``, ``compare`` and ``segment`` block and return plain records plus the nodes they filled; the
-    Widget uses their ``start...`` / ``finish...`` halves, polled from a timer. ``processLauncher``
-    starts a command line in a separate process (the core's runner by default; tests may pass another).
+    ``assess``, ``segment`` and ``compare`` block and return plain records plus the nodes they filled;
+    the Widget uses their ``start...`` halves, polls the runs from a timer and calls ``finishJob``. Every
+    ``start...`` first makes sure the dependencies are installed (``ensureDependencies``).
+    ``processLauncher`` starts a command line in a separate process (the core's runner by default; tests
+    may pass another). Closing the scene cancels the running jobs and forgets the reviews of that scene;
+    a job that ended before the close is refused by ``finishJob`` rather than written into the new scene.
     """
 
     def __init__(
@@ -445,48 +593,158 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         app = getattr(slicer, "app", None)
         self.workFolder = getattr(app, "temporaryPath", None) or tempfile.gettempdir()
         self.autosaveFolder = autosaveFolder or self.workFolder
+        self.askBeforeInstalling = True
         self._sessions = {}
         self._structureSets = {}
+        self._runs = []
+        self._sceneGeneration = 0
+        self._scene = slicer.mrmlScene
+        # A weak reference: the scene's observer must not keep every Logic ever created alive.
+        selfReference = weakref.ref(self)
+        self._sceneObserver = self._scene.AddObserver(
+            slicer.mrmlScene.StartCloseEvent,
+            lambda caller, event: selfReference() and selfReference()._onSceneStartClose(),
+        )
 
     def getParameterNode(self) -> SegQualityReviewParameterNode:
         return SegQualityReviewParameterNode(super().getParameterNode())
 
+    def cleanup(self) -> None:
+        """Cancel every running job (whole process trees, scratch folders removed) and stop observing."""
+        self.cancelAllJobs()
+        if self._sceneObserver is not None:
+            self._scene.RemoveObserver(self._sceneObserver)
+            self._sceneObserver = None
+
+    def _onSceneStartClose(self, caller=None, event=None) -> None:
+        # Node IDs restart in the next scene: nothing keyed by a node ID may survive the close.
+        self._sceneGeneration += 1
+        self.cancelAllJobs()
+        self._sessions.clear()
+        self._structureSets.clear()
+
     # Dependencies
 
     def ensureDependencies(self, *, askUser: bool = True) -> bool:
-        """Install what the core needs on first use, with the user's consent: torch through the PyTorch
-        extension, the rest from Resources/requirements.txt. Slicer's own numpy, scipy, SimpleITK and VTK
-        are pinned to their installed versions during the install, so they are never replaced."""
-        import importlib.metadata
-        import importlib.util
+        """Install what the core needs on first use, with the user's consent; True when all is there.
 
-        requirements = Path(__file__).parent / "Resources" / "requirements.txt"
-        missing = [name for name in _requirementNames(requirements) if not _isInstalled(name)]
-        needTorch = importlib.util.find_spec("torch") is None
-        if not missing and not needTorch:
+        torch comes through the PyTorch extension, the rest from Resources/requirements.txt: with
+        ``slicer.packaging.pip_ensure`` where Slicer has it (5.12 on), else ``slicer.util.pip_install``.
+        Slicer's own numpy, scipy, SimpleITK and VTK are pinned to their installed versions, so they are
+        never replaced. A requirement this Python cannot have (MedSAM on Python 3.9) is not asked for:
+        ``unavailableFeatures`` names it.
+        """
+        from SegQualityReviewLib.dependencies import check_requirements, slicer_constraints
+
+        report = self._dependencyReport()
+        needTorch = not check_requirements(_requirements("torch")).satisfied
+        if report.satisfied and not needTorch:
             return True
-        packages = ", ".join(missing + (["torch"] if needTorch else []))
-        if askUser and not slicer.util.confirmOkCancelDisplay(
-            _("SegQualityReview needs {packages}. Install them now (this can take several minutes)?").format(
-                packages=packages
-            )
-        ):
+        packages = list(report.missing_names) + (
+            [_("torch (through the PyTorch extension)")] if needTorch else []
+        )
+        question = _(
+            "SegQualityReview needs these Python packages: {packages}. Install them now (this can take"
+            " several minutes)?"
+        ).format(packages=", ".join(packages))
+        if askUser and not slicer.util.confirmOkCancelDisplay(question):
             return False
         if needTorch:
-            import PyTorchUtils
+            import PyTorchUtils  # the PyTorch extension, which this extension depends on
 
             if PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False) is None:
                 return False
-        constraints = Path(tempfile.mkdtemp(prefix="SegQualityReview-pip-")) / "constraints.txt"
-        pinned = []
-        for name in ("numpy", "scipy", "SimpleITK", "vtk"):
-            try:
-                pinned.append(f"{name}=={importlib.metadata.version(name)}")
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        constraints.write_text("\n".join(pinned) + "\n", encoding="utf-8")
-        slicer.util.pip_install(["-r", str(requirements), "-c", str(constraints)])
-        return True
+        if report.missing:
+            constraints = Path(self.workFolder) / "SegQualityReview-constraints.txt"
+            constraints.write_text("\n".join(slicer_constraints()) + "\n", encoding="utf-8")
+            _pipInstall(list(report.missing), constraints)
+        return self._dependencyReport().satisfied
+
+    def unavailableFeatures(self) -> list:
+        """One line per feature this Slicer's Python cannot have (MedSAM needs Python 3.10 or later)."""
+        return list(self._dependencyReport().unavailable)
+
+    def _dependencyReport(self):
+        from SegQualityReviewLib.dependencies import check_requirements, read_requirements
+
+        return check_requirements(read_requirements(_REQUIREMENTS_FILE))
+
+    def _requireDependencies(self) -> None:
+        from SegQualityReviewLib.dependencies import DependenciesMissingError
+
+        if not self.ensureDependencies(askUser=self.askBeforeInstalling):
+            raise DependenciesMissingError(
+                _("the Python packages SegQualityReview needs are not installed ({packages})").format(
+                    packages=", ".join(self._dependencyReport().missing_names) or "torch"
+                )
+            )
+
+    # Jobs
+
+    def _startJob(self, kind: str, command: list, *, folder, scratch=None, context: dict) -> "JobRun":
+        from SegQualityReviewLib.review import JobRun
+
+        try:
+            process = self._launch(command)
+        except BaseException:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        run = JobRun(
+            process,
+            kind=kind,
+            folder=folder,
+            scratch=scratch,
+            context={**context, "sceneGeneration": self._sceneGeneration},
+        )
+        self._runs.append(run)
+        return run
+
+    def finishJob(self, run: "JobRun"):
+        """Finish any job a ``start...`` method returned: check that it completed, read its result into
+        the scene (an ``AssessmentResult``, a segmentation node or a ``CompareResult``) and remove its
+        scratch folder. A job started before the scene was closed raises ``StaleJobError``."""
+        from SegQualityReviewLib.review import StaleJobError
+
+        readers = {
+            "assessment": (_("The assessment"), self._readAssessment),
+            "segmentation": (
+                _("Segmenter {model}").format(model=run.context.get("model")),
+                self._readSegmentation,
+            ),
+            "comparison": (_("The comparison"), self._readComparison),
+        }
+        what, read = readers[run.kind]
+        self._forget(run)
+        try:
+            if run.context.get("sceneGeneration") != self._sceneGeneration:
+                raise StaleJobError(
+                    _(
+                        "{what}: it was started in a scene that has since been closed; its result is discarded"
+                    ).format(what=what)
+                )
+            run.check(what)
+            return read(run)
+        finally:
+            run.discard()
+
+    def cancelJob(self, run: "JobRun") -> None:
+        """Stop a job and every process it started; its scratch folder goes too."""
+        run.cancel()
+        self._forget(run)
+
+    def cancelAllJobs(self) -> None:
+        for run in list(self._runs):
+            self.cancelJob(run)
+
+    @property
+    def runningJobs(self) -> list:
+        """The jobs started and not yet finished or cancelled."""
+        return list(self._runs)
+
+    def _forget(self, run) -> None:
+        if run in self._runs:
+            self._runs.remove(run)
 
     # Review
 
@@ -531,12 +789,13 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         weights=None,
         device: str = "auto",
     ) -> "JobRun":
-        """Write the job and start it in a separate process; returns the run to poll, cancel or wait on."""
+        """Write the job and start it in a separate process; returns the run to poll, cancel or finish."""
         from SegQualityReviewLib import mrml_bridge
-        from SegQualityReviewLib.review.assessment import write_job
+        from SegQualityReviewLib.review import write_job
 
         if volumeNode is None or segmentationNode is None:
             raise ValueError(_("Select a volume and a segmentation to assess."))
+        self._requireDependencies()
         structures = mrml_bridge.structures_from_segmentation_node(
             segmentationNode, reference_volume_node=volumeNode
         )
@@ -547,33 +806,37 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             )
         self._structureSets[segmentationNode.GetID()] = structures
         folder = Path(tempfile.mkdtemp(prefix="SegQualityReview-assess-", dir=self.workFolder))
-        write_job(
-            folder,
-            mrml_bridge.volume_from_node(volumeNode),
-            structures,
-            reference=reference,
-            threshold=threshold,
-            use_estimator=useEstimator,
-            weights=weights,
-            device=device,
-        )
-        command = [_pythonExecutable(), "-m", "SegQualityReviewLib.review.assessment", str(folder)]
+        try:
+            write_job(
+                folder,
+                mrml_bridge.volume_from_node(volumeNode),
+                structures,
+                reference=reference,
+                threshold=threshold,
+                use_estimator=useEstimator,
+                weights=weights,
+                device=device,
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        command = [_pythonExecutable(), "-m", "SegQualityReviewLib.review.assessment_worker", str(folder)]
         context = {
             "volume": volumeNode,
             "segmentation": segmentationNode,
             "reference": referenceNode,
             "threshold": float(threshold),
         }
-        return _jobRun(self._launch(command), folder=folder, context=context)
+        return self._startJob("assessment", command, folder=folder, scratch=folder, context=context)
 
     def finishAssessment(self, run: "JobRun") -> AssessmentResult:
-        """Read a finished run's items into the scene and start (or replace) the review session."""
-        from SegQualityReviewLib.review import ReviewContext, ReviewSession
-        from SegQualityReviewLib.review.assessment import read_job_result
+        """Read a finished assessment into the scene and start (or replace) the review session."""
+        return self.finishJob(run)
 
-        run.check(_("The assessment"))
+    def _readAssessment(self, run: "JobRun") -> AssessmentResult:
+        from SegQualityReviewLib.review import ReviewContext, ReviewSession, read_job_result
+
         items = read_job_result(run.folder)
-        shutil.rmtree(run.folder, ignore_errors=True)
         segmentationNode = run.context["segmentation"]
         reference = run.context["reference"]
         context = ReviewContext(
@@ -600,19 +863,21 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         reviewer: Optional[str] = None,
     ):
         """Record a decision on one structure; it reaches the scene and the autosave before returning."""
-        session = self.restoreReview(segmentationNode)
-        if session is None:
-            raise ValueError(_("{name} has not been assessed yet.").format(name=segmentationNode.GetName()))
+        session = self._requireReview(segmentationNode)
         # The scene may have been saved (or saved elsewhere) since the review started: autosave beside it.
         session.autosave_path = self._autosavePath(segmentationNode)
         return session.decide(structure, decision, note=note, reviewer=reviewer)
 
     def setThreshold(self, segmentationNode, threshold: float) -> None:
-        """Re-flag a review against a new threshold (decisions stay); scene and autosave follow."""
+        """Re-flag a review against a new threshold (decisions stay): one autosave, the items table, and
+        the tags of the segments whose flag changed."""
         session = self.restoreReview(segmentationNode)
-        if session is not None:
-            session.set_threshold(threshold)
-            self._writeReviewToScene(segmentationNode, session)
+        if session is None:
+            return
+        before = {item.structure: item.flag for item in session.items}
+        session.set_threshold(threshold)
+        changed = [item for item in session.items if item.flag != before[item.structure]]
+        self._writeReviewToScene(segmentationNode, session, changed=changed, withAudit=False)
 
     def restoreReview(self, segmentationNode):
         """The review of a segmentation: the live one, else rebuilt from the scene's tables or the autosave,
@@ -633,9 +898,14 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
                 slicer.mrmlScene, segmentationNode, role="audit", create=False
             )
             context = ReviewContext(**_contextFromAttributes(itemsTable))
+            # Table cells hold notes on one line (Slicer saves tables as TSV); the segment tags hold them
+            # exactly, so a note comes back from its tag when the segment still has one.
             items = [
-                ReviewItem.from_mapping(row, source=itemsTable.GetName())
-                for row in mrml_bridge.read_table(itemsTable)
+                replace(item, note=_exactNote(segmentationNode, item))
+                for item in (
+                    ReviewItem.from_mapping(row, source=itemsTable.GetName())
+                    for row in mrml_bridge.read_table(itemsTable)
+                )
             ]
             audit = [AuditEntry(**row) for row in mrml_bridge.read_table(auditTable)] if auditTable else []
             candidates.append(ReviewSession(items, context=context, audit=audit))
@@ -649,14 +919,14 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         session = max(candidates, key=lambda candidate: len(candidate.audit))
         session.autosave_path = autosave
         self._attachSession(segmentationNode, session)
-        self._writeReviewToScene(segmentationNode, session)
+        if session is not candidates[0] or itemsTable is None:
+            # The autosave is newer than the scene: bring the scene up to date.
+            self._writeReviewToScene(segmentationNode, session)
         return session
 
     def exportReview(self, segmentationNode, folder) -> tuple:
         """Write ``<segmentation>.review.csv`` and ``.json`` into ``folder``."""
-        session = self.restoreReview(segmentationNode)
-        if session is None:
-            raise ValueError(_("{name} has not been assessed yet.").format(name=segmentationNode.GetName()))
+        session = self._requireReview(segmentationNode)
         return session.export(folder, stem=f"{_safeName(segmentationNode.GetName())}.review")
 
     def showStructure(self, segmentationNode, volumeNode, structure: str) -> None:
@@ -686,22 +956,33 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         editor.setSourceVolumeNode(volumeNode)
         editor.setCurrentSegmentID(mrml_bridge.segment_id(segmentationNode, structure))
 
+    def _requireReview(self, segmentationNode):
+        session = self.restoreReview(segmentationNode)
+        if session is None:
+            raise ValueError(_("{name} has not been assessed yet.").format(name=segmentationNode.GetName()))
+        return session
+
     def _attachSession(self, segmentationNode, session) -> None:
-        session.on_change = lambda item: self._writeReviewToScene(segmentationNode, session)
+        session.on_change = lambda item: self._writeReviewToScene(segmentationNode, session, changed=[item])
         self._sessions[segmentationNode.GetID()] = session
 
-    def _writeReviewToScene(self, segmentationNode, session) -> tuple:
+    def _writeReviewToScene(
+        self, segmentationNode, session, *, changed=None, withAudit: bool = True
+    ) -> tuple:
+        """Mirror a review into the scene: the items table, the audit table (``withAudit``) and the tags
+        of the ``changed`` items' segments (all segments when None)."""
         from SegQualityReviewLib import mrml_bridge
         from SegQualityReviewLib.review import COLUMNS
 
         itemsTable = mrml_bridge.review_table_node(slicer.mrmlScene, segmentationNode, role="items")
         auditTable = mrml_bridge.review_table_node(slicer.mrmlScene, segmentationNode, role="audit")
         mrml_bridge.write_table(itemsTable, [item.as_row() for item in session.items], columns=COLUMNS)
-        auditRows = [entry.__dict__ for entry in session.audit]
-        mrml_bridge.write_table(auditTable, auditRows, columns=AUDIT_COLUMNS)
         for name, value in session.context.__dict__.items():
             itemsTable.SetAttribute(f"SegQualityReview.{name}", str(value))
-        for item in session.items:
+        if withAudit:
+            auditRows = [entry.__dict__ for entry in session.audit]
+            mrml_bridge.write_table(auditTable, auditRows, columns=AUDIT_COLUMNS)
+        for item in session.items if changed is None else changed:
             tags = {key: item.as_row()[key] for key in SEGMENT_TAG_KEYS}
             try:
                 mrml_bridge.set_segment_tags(segmentationNode, item.structure, tags)
@@ -730,39 +1011,50 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             if info.available and info.name not in ("torch", "nnunet") and not info.name.startswith("masks:")
         ]
 
-    def segment(self, volumeNode, model: str, *, progress: Optional[Callable[[float, str], None]] = None):
+    def segment(self, volumeNode, model: str, *, device: str = "auto", progress=None):
         """Run segmenter ``model`` on ``volumeNode`` in a separate process (blocking); returns the new
         segmentation node, one segment per structure."""
+        run = self.startSegmentation(volumeNode, model, device=device)
+        run.wait(progress=progress)
+        return self.finishSegmentation(run)
+
+    def startSegmentation(self, volumeNode, model: str, *, device: str = "auto") -> "JobRun":
+        """Copy the volume into a scratch folder and start the segmenter on it in a separate process."""
+        from SegQualityReviewLib import mrml_bridge
+
+        if volumeNode is None:
+            raise ValueError(_("Select a volume to segment."))
+        self._requireDependencies()
+        folder = Path(tempfile.mkdtemp(prefix="SegQualityReview-segment-", dir=self.workFolder))
+        try:
+            image = _writeVolume(mrml_bridge.volume_from_node(volumeNode), folder / "image.nii")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        output = folder / "segmentation.nii.gz"
+        command = [_pythonExecutable(), "-m", "SegQualityReviewLib.process.worker", "--image", str(image)]
+        command += ["--model", model, "--device", device, "--out", str(output)]
+        context = {"volume": volumeNode, "model": model, "output": output}
+        return self._startJob("segmentation", command, folder=folder, scratch=folder, context=context)
+
+    def finishSegmentation(self, run: "JobRun"):
+        """Read a finished segmentation into a new segmentation node named after the volume and model."""
+        return self.finishJob(run)
+
+    def _readSegmentation(self, run: "JobRun"):
         from SegQualityReviewLib import mrml_bridge
         from SegQualityReviewLib.segmenters import read_segmentation
 
-        folder = Path(tempfile.mkdtemp(prefix="SegQualityReview-segment-", dir=self.workFolder))
-        image = _writeVolume(mrml_bridge.volume_from_node(volumeNode), folder / "image.nii.gz")
-        output = folder / "segmentation.nii.gz"
-        command = [
-            _pythonExecutable(),
-            "-m",
-            "SegQualityReviewLib",
-            "segment",
-            "--image",
-            str(image),
-            "--model",
-            model,
-            "--out",
-            str(output),
-        ]
-        run = _jobRun(self._launch(command), folder=folder, context={})
-        run.wait(progress=progress)
-        run.check(_("Segmenter {model}").format(model=model))
-        structures = read_segmentation(output, reference=mrml_bridge.volume_from_node(volumeNode).geometry)
-        node = mrml_bridge.add_segmentation_node(
+        volumeNode = run.context["volume"]
+        structures = read_segmentation(
+            run.context["output"], reference=mrml_bridge.geometry_from_volume_node(volumeNode)
+        )
+        return mrml_bridge.add_segmentation_node(
             slicer.mrmlScene,
             structures,
-            name=f"{volumeNode.GetName()} {model}",
+            name=f"{volumeNode.GetName()} {run.context['model']}",
             reference_volume_node=volumeNode,
         )
-        shutil.rmtree(folder, ignore_errors=True)
-        return node
 
     # Batch
 
@@ -804,45 +1096,39 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         return self.finishCompare(run)
 
     def startCompare(self, config, *, outputFolder, workers: Optional[int] = None) -> "JobRun":
-        """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or wait on.
+        """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or finish.
 
         The process prints progress lines (``--progress-lines``), so ``run.poll()`` gives the fraction done.
         """
-        import yaml
-
         from SegQualityReviewLib.review import CompareInputError
 
         if str(outputFolder) in ("", "."):
-            raise CompareInputError("choose an output folder for the comparison")
+            raise CompareInputError(_("choose an output folder for the comparison"))
+        self._requireDependencies()
+        import yaml
+
         outputFolder = Path(outputFolder)
         outputFolder.mkdir(parents=True, exist_ok=True)
         if isinstance(config, dict):
             path = outputFolder / "compare.yaml"
             path.write_text(yaml.safe_dump(config), encoding="utf-8")
             config = path
-        command = [
-            _pythonExecutable(),
-            "-m",
-            "SegQualityReviewLib",
-            "compare",
-            "--config",
-            str(config),
-            "--out",
-            str(outputFolder),
-            "--progress-lines",
-        ]
+        command = [_pythonExecutable(), "-m", "SegQualityReviewLib", "compare", "--config", str(config)]
+        command += ["--out", str(outputFolder), "--progress-lines"]
         if workers:
             command += ["--workers", str(int(workers))]
-        return _jobRun(self._launch(command), folder=outputFolder, context={"config": Path(config)})
+        return self._startJob("comparison", command, folder=outputFolder, context={"config": Path(config)})
 
-    def finishCompare(self, run: "JobRun") -> "CompareResult":
+    def finishCompare(self, run: "JobRun") -> CompareResult:
         """Read a finished comparison: summary rows into a table node, the worst cases, the report."""
+        return self.finishJob(run)
+
+    def _readComparison(self, run: "JobRun") -> CompareResult:
         import json
 
         from SegQualityReviewLib import mrml_bridge
         from SegQualityReviewLib.review import summary_rows, worst_case_rows
 
-        run.check(_("The comparison"))
         results = json.loads((run.folder / "results.json").read_text(encoding="utf-8"))
         summaryRows = summary_rows(results)
         table = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", f"Comparison {run.folder.name}")
@@ -857,7 +1143,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             reportPath=report if report.is_file() else None,
         )
 
-    def loadCase(self, result: "CompareResult", case: dict) -> list:
+    def loadCase(self, result: CompareResult, case: dict) -> list:
         """Load a case's image, reference and every model's prediction into the scene."""
         from SegQualityReviewLib.review import case_files
 
@@ -874,18 +1160,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
 
 AUDIT_COLUMNS = ("structure", "decision", "previous_decision", "note", "reviewer", "at")
 SEGMENT_TAG_KEYS = ("flag", "predicted_dice", "decision", "note", "reviewer", "decided_at")
-
-
-@dataclass(frozen=True)
-class CompareResult:
-    """What ``compare`` returns: the output folder, summary and worst-case rows, their table node, the report."""
-
-    outputFolder: Path
-    results: dict
-    summaryRows: list
-    worstCases: list
-    summaryTableNode: object
-    reportPath: Optional[Path]
+_REQUIREMENTS_FILE = Path(__file__).parent / "Resources" / "requirements.txt"
 
 
 def _pythonExecutable() -> str:
@@ -899,31 +1174,30 @@ def _startProcess(command: list):
     return start_process(command)
 
 
-def _jobRun(process, *, folder, context):
-    from SegQualityReviewLib.review import JobRun
+def _requirements(*lines: str) -> list:
+    from packaging.requirements import Requirement
 
-    return JobRun(process, folder=folder, context=context)
-
-
-def _requirementNames(requirements: Path) -> list:
-    import re
-
-    lines = requirements.read_text(encoding="utf-8").splitlines()
-    return [
-        re.split(r"[<>=!~\[; ]", line.strip())[0]
-        for line in lines
-        if line.strip() and not line.startswith("#")
-    ]
+    return [Requirement(line) for line in lines]
 
 
-def _isInstalled(distribution: str) -> bool:
-    import importlib.metadata
-
+def _pipInstall(requirements: list, constraints: Path) -> None:
+    """``slicer.packaging.pip_ensure`` (Slicer 5.12 on: progress dialog, restart advice) where it exists,
+    else ``slicer.util.pip_install``. The user has already agreed, so neither asks again."""
     try:
-        importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+        from slicer import packaging as slicerPackaging
+    except ImportError:
+        slicerPackaging = None
+    pipEnsure = getattr(slicerPackaging, "pip_ensure", None)
+    if pipEnsure is not None:
+        pipEnsure(
+            requirements,
+            constraints=str(constraints),
+            prompt_install=False,
+            requester="SegQualityReview",
+            skip_in_testing=False,
+        )
+    else:
+        slicer.util.pip_install(requirements + ["-c", str(constraints)])
 
 
 def _writeVolume(volume, path: Path) -> Path:
@@ -933,6 +1207,17 @@ def _writeVolume(volume, path: Path) -> Path:
     volume.geometry.apply_to(image)
     sitk.WriteImage(image, str(path))
     return path
+
+
+def _exactNote(segmentationNode, item) -> str:
+    from SegQualityReviewLib import mrml_bridge
+
+    try:
+        return mrml_bridge.segment_tags(segmentationNode, item.structure, keys=["note"]).get(
+            "note", item.note
+        )
+    except mrml_bridge.MRMLBridgeError:
+        return item.note
 
 
 def _contextFromAttributes(tableNode) -> dict:
@@ -954,40 +1239,86 @@ def _safeName(name: str) -> str:
 
 
 class SegQualityReviewTest(ScriptedLoadableModuleTest):  # noqa: F405
-    """In-Slicer test: assess a volume it builds, decide, save the scene, reload it, find the review."""
+    """In-Slicer test: install the dependencies, build the Widget and assess with the estimator on; then
+    assess against a reference, decide, save the scene, reload it and find the review."""
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
         self.setUp()
+        self.test_widget_assesses_with_the_estimator()
+        self.setUp()
         self.test_assess_decide_save_and_reload()
 
-    def test_assess_decide_save_and_reload(self) -> None:
+    def _case(self, name: str = "Test"):
         import numpy as np
 
         from SegQualityReviewLib import mrml_bridge
         from SegQualityReviewLib.io import Geometry, StructureSet, Volume
 
-        self.delayDisplay("Building a volume, a segmentation and a reference")
         geometry = Geometry(size=(24, 20, 12), spacing=(1.0, 1.0, 2.0), origin=(-10.0, 5.0, 3.0))
         reference = np.zeros(geometry.array_shape, bool)
         reference[3:9, 5:15, 6:18] = True
         shifted = np.roll(reference, 3, axis=2)
         volume = Volume(array=reference.astype(np.float32) * 100, geometry=geometry, source="test")
-        volumeNode = mrml_bridge.add_volume_node(slicer.mrmlScene, volume, name="TestVolume")
+        volumeNode = mrml_bridge.add_volume_node(slicer.mrmlScene, volume, name=f"{name}Volume")
         segmentationNode = mrml_bridge.add_segmentation_node(
             slicer.mrmlScene,
             StructureSet.from_masks({"good": reference, "shifted": shifted}, geometry),
-            name="TestSegmentation",
+            name=f"{name}Segmentation",
             reference_volume_node=volumeNode,
         )
         referenceNode = mrml_bridge.add_segmentation_node(
             slicer.mrmlScene,
             StructureSet.from_masks({"good": reference, "shifted": reference}, geometry),
-            name="TestReference",
+            name=f"{name}Reference",
             reference_volume_node=volumeNode,
         )
+        return volumeNode, segmentationNode, referenceNode
+
+    def test_widget_assesses_with_the_estimator(self) -> None:
+        import time
+
+        self.delayDisplay("Installing the Python dependencies (first run only)")
+        self.assertTrue(SegQualityReviewLogic().ensureDependencies(askUser=False))
+        volumeNode, segmentationNode, _reference = self._case()
+
+        self.delayDisplay("Building the module's GUI")
+        parent = slicer.qMRMLWidget()
+        parent.setLayout(qt.QVBoxLayout())
+        parent.setMRMLScene(slicer.mrmlScene)
+        widget = SegQualityReviewWidget(parent)
+        widget.setup()
+        parameters = widget.logic.getParameterNode()
+        parameters.inputVolume = volumeNode
+        parameters.inputSegmentation = segmentationNode
+        parameters.useEstimator = True
+        self.assertTrue(widget.ui.assessButton.enabled)
+
+        self.delayDisplay("Assessing with the quality estimator")
+        widget.onAssessButton()
+        self.assertTrue(widget.isJobRunning("assessment"))
+        deadline = time.monotonic() + 600
+        while widget.isJobRunning("assessment") and time.monotonic() < deadline:
+            slicer.app.processEvents()
+            widget.onPollJobs()
+            time.sleep(0.05)
+        self.assertFalse(widget.isJobRunning("assessment"))
+        session = widget.logic.restoreReview(segmentationNode)
+        self.assertIsNotNone(session)
+        for item in session.items:
+            self.assertIsNotNone(item.predicted_dice)
+            self.assertTrue(item.interval_low <= item.predicted_dice <= item.interval_high)
+        self.assertEqual(widget.ui.resultsTable.rowCount, 2)
+        widget.cleanup()
+        self.delayDisplay("Widget test passed")
+
+    def test_assess_decide_save_and_reload(self) -> None:
+        from SegQualityReviewLib import mrml_bridge
+
+        self.delayDisplay("Building a volume, a segmentation and a reference")
+        volumeNode, segmentationNode, referenceNode = self._case()
 
         self.delayDisplay("Assessing against the reference")
         logic = SegQualityReviewLogic()
@@ -998,7 +1329,8 @@ class SegQualityReviewTest(ScriptedLoadableModuleTest):  # noqa: F405
         self.assertEqual(result.itemsTableNode.GetNumberOfRows(), 2)
 
         self.delayDisplay("Deciding, saving and reloading the scene")
-        logic.decide(segmentationNode, "shifted", "rejected", note="shifted by 3 voxels", reviewer="test")
+        note = "shifted by 3 voxels | see slice 5\nsecond line"
+        logic.decide(segmentationNode, "shifted", "rejected", note=note, reviewer="test")
         folder = Path(tempfile.mkdtemp(prefix="SegQualityReviewTest-"))
         sceneFile = folder / "review.mrb"
         self.assertTrue(slicer.util.saveScene(str(sceneFile)))
@@ -1008,9 +1340,10 @@ class SegQualityReviewTest(ScriptedLoadableModuleTest):  # noqa: F405
         session = SegQualityReviewLogic().restoreReview(reloaded)
         self.assertIsNotNone(session)
         self.assertEqual(session.item("shifted").decision.value, "rejected")
-        self.assertEqual(session.item("shifted").note, "shifted by 3 voxels")
         self.assertEqual(
-            mrml_bridge.segment_tags(reloaded, "shifted", keys=["decision"]), {"decision": "rejected"}
+            mrml_bridge.segment_tags(reloaded, "shifted", keys=["decision", "note"]),
+            {"decision": "rejected", "note": note},
         )
         shutil.rmtree(folder, ignore_errors=True)
+        logic.cleanup()
         self.delayDisplay("Test passed")

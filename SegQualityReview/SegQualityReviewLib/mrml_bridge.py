@@ -7,6 +7,7 @@ first two rows of the direction and origin change sign. Arrays are (z, y, x) = (
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -18,6 +19,9 @@ from .errors import SegQualityError
 from .io import Geometry, StructureSet, Volume
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+_TAG_ESCAPES = {"%": "%25", "|": "%7C", "\n": "%0A", "\r": "%0D"}
+_TAG_UNESCAPES = {escaped: character for character, escaped in _TAG_ESCAPES.items()}
+_TAG_ESCAPE_PATTERN = re.compile("|".join(_TAG_UNESCAPES), flags=re.IGNORECASE)
 TAG_PREFIX = "SegQualityReview."
 REVIEW_ROLE_ATTRIBUTE = "SegQualityReview.Role"
 SEGMENTATION_REFERENCE_ROLE = "SegQualityReview.Segmentation"
@@ -82,7 +86,8 @@ def add_volume_node(scene, volume: Volume, *, name: str, labelmap: bool = False)
 def structures_from_segmentation_node(segmentation_node, *, reference_volume_node) -> StructureSet:
     """Every segment as a named structure on the reference volume's grid (nearest-neighbour resampling).
 
-    Segment names become structure names. The shared label layers are kept as they are, so
+    Segment names become structure names. A labelmap reaching outside the volume (painted past its edge,
+    or made on a larger image) is cropped to the volume: the review and the metrics concern the volume. The shared label layers are kept as they are, so
     overlapping segments stay overlapping and no per-segment copy is made. Nodes under a transform are
     refused rather than read in the wrong place.
     """
@@ -192,10 +197,14 @@ def segment_id(segmentation_node, structure: str) -> str:
 
 
 def set_segment_tags(segmentation_node, structure: str, tags: Mapping[str, str]) -> None:
-    """Store review values on a segment as ``SegQualityReview.<key>`` tags (saved with the scene)."""
+    """Store review values on a segment as ``SegQualityReview.<key>`` tags (saved with the scene).
+
+    Values are escaped (``encode_tag_value``): a ``.seg.nrrd`` header keeps all tags of a segment in one
+    line as ``key:value|key:value|``, so a ``|`` or a line break in a note would break it on reload.
+    """
     segment = segmentation_node.GetSegmentation().GetSegment(segment_id(segmentation_node, structure))
     for key, value in tags.items():
-        segment.SetTag(TAG_PREFIX + key, str(value))
+        segment.SetTag(TAG_PREFIX + key, encode_tag_value(str(value)))
 
 
 def segment_tags(segmentation_node, structure: str, *, keys: Iterable[str]) -> dict[str, str]:
@@ -205,8 +214,19 @@ def segment_tags(segmentation_node, structure: str, *, keys: Iterable[str]) -> d
     for key in keys:
         value = vtk.reference("")
         if segment.GetTag(TAG_PREFIX + key, value):
-            found[key] = str(value)
+            found[key] = decode_tag_value(str(value))
     return found
+
+
+def encode_tag_value(text: str) -> str:
+    """Percent-escape what a segment tag value cannot hold in a ``.seg.nrrd`` header: ``|`` (the tag
+    separator), line breaks (the header's line end) and ``%`` itself, so decoding is exact."""
+    return "".join(_TAG_ESCAPES.get(character, character) for character in text)
+
+
+def decode_tag_value(text: str) -> str:
+    """The inverse of ``encode_tag_value``; text without escapes comes back unchanged."""
+    return _TAG_ESCAPE_PATTERN.sub(lambda match: _TAG_UNESCAPES[match.group(0).upper()], text)
 
 
 def show_only_segment(segmentation_node, structure: str) -> None:
@@ -248,8 +268,10 @@ def _resampled_layer(layer_image, reference, geometry: Geometry) -> np.ndarray:
     if extent[0] > extent[1] or extent[2] > extent[3] or extent[4] > extent[5]:
         return np.zeros(geometry.array_shape, dtype=np.uint8)
     resampled = slicer.vtkOrientedImageData()
+    # padImage=False: the output takes the reference's extent exactly (True would make it the union of
+    # both extents, so a labelmap larger than the volume would not fit the volume's grid).
     if not slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
-        layer_image, reference, resampled, False, True
+        layer_image, reference, resampled, False, False
     ):
         raise MRMLBridgeError("a segmentation layer could not be resampled onto the reference volume")
     array = _array_from_image(resampled)

@@ -5,15 +5,13 @@ slicer-core has the MRML libraries but no Slicer application: no ``slicer.mrmlSc
 registers the module logics the tests use, and sets ``slicer.mrmlScene``; dropping these objects while
 nodes still refer to them crashes the process, so they are kept in a module-level list. To import the
 module file, the GUI-only Slicer modules it names (the scripted-module base classes, i18n, the
-parameter-node wrapper, qt, ctk) are given minimal stand-ins; the Logic then runs on the real scene.
+parameter-node wrapper with Slicer's connector rules, qt, ctk) get the stand-ins of
+``Testing/slicer_rules``; the Logic then runs on the real scene.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
-import types
-import unittest
 from pathlib import Path
 
 import pytest
@@ -82,49 +80,45 @@ def reload_scene(scene, mrml: Path) -> None:
 @pytest.fixture(scope="session")
 def module(mrml_scene):
     """SegQualityReview.py imported with stand-ins for the GUI-only Slicer modules it names."""
-    _install_gui_stand_ins()
+    from slicer_rules.fake_slicer import install_module_stand_ins
+
+    install_module_stand_ins()
     spec = importlib.util.spec_from_file_location("SegQualityReview", MODULE_FILE)
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return loaded
 
 
-def _install_gui_stand_ins() -> None:
-    def module_named(name, **members):
-        stand_in = types.ModuleType(name)
-        stand_in.__dict__.update(members)
-        sys.modules.setdefault(name, stand_in)
-        return sys.modules[name]
+@pytest.fixture()
+def gui(scene, module, tmp_path):
+    """Slicer's GUI functions replaced for one test; what the user would see is recorded on it."""
+    from slicer_rules.fake_slicer import GuiSession
 
-    class ScriptedLoadableModuleLogic:
-        def __init__(self, parent=None):
-            self.parent = parent
+    with GuiSession(temporary_path=str(tmp_path / "slicer-temp")) as session:
+        (tmp_path / "slicer-temp").mkdir()
+        yield session
 
-    class ScriptedLoadableModule:
-        def __init__(self, parent):
-            self.parent = parent
 
-    class ScriptedLoadableModuleWidget:
-        def __init__(self, parent=None):
-            self.parent = parent
+@pytest.fixture()
+def widget(gui, module, scene):
+    """The module's Widget built as Slicer builds it (setup on a module panel), cleaned up afterwards."""
+    import qt
 
-    class ScriptedLoadableModuleTest(unittest.TestCase):
-        def delayDisplay(self, message, msec=0):
-            print(message)
+    parent = slicer.qMRMLWidget()
+    parent.setLayout(qt.QVBoxLayout())
+    parent.setMRMLScene(scene)
+    built = module.SegQualityReviewWidget(parent)
+    built.setup()
+    yield built
+    built.cleanup()
 
-    scripted = module_named(
-        "slicer.ScriptedLoadableModule",
-        ScriptedLoadableModule=ScriptedLoadableModule,
-        ScriptedLoadableModuleWidget=ScriptedLoadableModuleWidget,
-        ScriptedLoadableModuleLogic=ScriptedLoadableModuleLogic,
-        ScriptedLoadableModuleTest=ScriptedLoadableModuleTest,
-    )
-    scripted.__all__ = [n for n in vars(scripted) if n.startswith("Scripted")]
-    module_named("slicer.i18n", tr=lambda text: text, translate=lambda context, text: text)
-    module_named(
-        "slicer.parameterNodeWrapper",
-        parameterNodeWrapper=lambda cls: cls,
-        WithinRange=lambda low, high: (low, high),
-    )
-    module_named("qt")
-    module_named("ctk")
+
+def poll_until_idle(widget, kind: str, *, timeout_s: float = 120.0) -> None:
+    """Drive the Widget's timer slot until the job of ``kind`` has ended (the stand-in timer never fires)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while widget.isJobRunning(kind):
+        assert time.monotonic() < deadline, f"the {kind} job did not end within {timeout_s} s"
+        widget.onPollJobs()
+        time.sleep(0.05)

@@ -23,10 +23,11 @@ def test_loading_the_module_file_imports_no_heavy_package(module):
     code = "\n".join(
         [
             "import importlib.util, sys",
-            f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
-            "import conftest",
-            "conftest._install_gui_stand_ins()",
-            "spec = importlib.util.spec_from_file_location('SegQualityReview', conftest.MODULE_FILE)",
+            f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})",
+            "from slicer_rules.fake_slicer import install_module_stand_ins",
+            "from slicer_rules.module_source import MODULE_FILE",
+            "install_module_stand_ins()",
+            "spec = importlib.util.spec_from_file_location('SegQualityReview', MODULE_FILE)",
             "spec.loader.exec_module(importlib.util.module_from_spec(spec))",
             f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))",
         ]

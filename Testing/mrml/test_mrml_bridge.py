@@ -158,3 +158,59 @@ def test_show_only_segment_hides_the_others_and_slice_centre_is_the_structure_ce
     np.testing.assert_allclose(
         mrml_bridge.slice_center_ras(structures, "organ", 0), mrml_bridge.ras_of_voxel(OBLIQUE, (0, 3, 4))
     )
+
+
+def test_a_segmentation_larger_than_its_volume_is_cropped_to_the_volume(scene):
+    # The labelmap was made on a larger image (or painted past the volume's edge): read on the volume's
+    # grid, the part inside the volume is kept exactly and the rest is cut away.
+    large = Geometry(
+        size=(15, 13, 9), spacing=(0.8, 1.1, 2.5), origin=OBLIQUE.origin, direction=OBLIQUE.direction
+    )
+    shift = (2, 3, 3)  # (z, y, x) voxels from the large grid's corner to the volume's
+    origin = np.array(large.origin) + np.array(large.direction).reshape(3, 3) @ (
+        np.array(shift[::-1]) * np.array(large.spacing)
+    )
+    small = Geometry(
+        size=OBLIQUE.size, spacing=OBLIQUE.spacing, origin=tuple(origin), direction=OBLIQUE.direction
+    )
+    mask = np.zeros(large.array_shape, bool)
+    mask[1:6, 2:10, 1:12] = True  # crosses every side of the volume's box
+    segmentation = mrml_bridge.add_segmentation_node(
+        scene, StructureSet.from_masks({"organ": mask}, large), name="large"
+    )
+    volume_node = mrml_bridge.add_volume_node(
+        scene, Volume(array=np.zeros(small.array_shape, np.float32), geometry=small, source="v"), name="small"
+    )
+    structures = mrml_bridge.structures_from_segmentation_node(
+        segmentation, reference_volume_node=volume_node
+    )
+    z, y, x = shift
+    expected = mask[z : z + small.array_shape[0], y : y + small.array_shape[1], x : x + small.array_shape[2]]
+    assert structures.mask("organ").shape == small.array_shape
+    np.testing.assert_array_equal(structures.mask("organ"), expected)
+    assert expected.any() and not expected.all()
+
+
+def test_notes_with_bars_and_line_breaks_survive_the_seg_nrrd_header(scene, tmp_path):
+    masks = {"a": np.ones(OBLIQUE.array_shape, bool), "b": np.ones(OBLIQUE.array_shape, bool)}
+    volume_node = mrml_bridge.add_volume_node(
+        scene, Volume(array=np.zeros(OBLIQUE.array_shape, np.float32), geometry=OBLIQUE, source="v"), name="v"
+    )
+    segmentation = mrml_bridge.add_segmentation_node(
+        scene, StructureSet.from_masks(masks, OBLIQUE), name="seg", reference_volume_node=volume_node
+    )
+    note = "leaks | see 50%\nsecond line\r\nthird: done"
+    mrml_bridge.set_segment_tags(segmentation, "a", {"note": note, "decision": "rejected"})
+    mrml_bridge.set_segment_tags(segmentation, "b", {"note": "plain", "decision": "accepted"})
+    reload_scene(scene, save_scene(scene, tmp_path / "bundle"))
+    reloaded = scene.GetFirstNodeByName("seg")
+    assert mrml_bridge.segment_tags(reloaded, "a", keys=["note", "decision"]) == {
+        "note": note,
+        "decision": "rejected",
+    }
+    assert mrml_bridge.segment_tags(reloaded, "b", keys=["note", "decision"]) == {
+        "note": "plain",
+        "decision": "accepted",
+    }
+    assert mrml_bridge.decode_tag_value(mrml_bridge.encode_tag_value(note)) == note
+    assert "|" not in mrml_bridge.encode_tag_value(note) and "\n" not in mrml_bridge.encode_tag_value(note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -17,6 +18,11 @@ from SegQualityReviewLib.review import (
     run_job,
     worst_slices,
     write_job,
+)
+
+# The metric core runs on torch; the Slicer-Python tiers run these folders without it.
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="the metric core needs torch (not in this environment)"
 )
 
 
@@ -43,6 +49,7 @@ def test_worst_slice_is_where_prediction_and_reference_disagree_most():
     assert worst_slices(structures) == {"liver": 5}
 
 
+@needs_torch
 def test_metric_only_assessment_of_totalsegmentator_fast_against_full(shared_data):
     folder = shared_data / "totalsegmentator" / "ct_sm"
     label_map = shared_data / "labelmaps" / "totalsegmentator_total_v2.json"
@@ -72,11 +79,12 @@ def test_metric_only_assessment_of_totalsegmentator_fast_against_full(shared_dat
     assert scored and all(i.worst_slice is not None and 0 <= i.worst_slice < 30 for i in scored)
 
 
+@needs_torch
 def test_job_folder_runs_in_a_separate_process_and_round_trips(tmp_path):
     volume, structures, reference = _synthetic()
     write_job(tmp_path / "job", volume, structures, reference=reference, use_estimator=False, device="cpu")
     completed = subprocess.run(
-        [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(tmp_path / "job")],
+        [sys.executable, "-m", "SegQualityReviewLib.review.assessment_worker", str(tmp_path / "job")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -97,7 +105,7 @@ def test_job_error_is_one_error_line_and_exit_code_2(tmp_path):
     volume, structures, _ = _synthetic()
     write_job(tmp_path / "job", volume, structures, use_estimator=False)
     completed = subprocess.run(
-        [sys.executable, "-m", "SegQualityReviewLib.review.assessment", str(tmp_path / "job")],
+        [sys.executable, "-m", "SegQualityReviewLib.review.assessment_worker", str(tmp_path / "job")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -113,3 +121,26 @@ def test_job_without_estimator_or_reference_is_refused():
     volume, structures, _ = _synthetic()
     with pytest.raises(Exception, match="nothing to assess"):
         assess_structures(volume, structures, use_estimator=False)
+
+
+@needs_torch
+def test_the_job_child_prints_no_warning_that_could_become_a_failed_jobs_detail(tmp_path):
+    # `-m ...review.assessment` made runpy warn (the package had already imported the module); with
+    # warnings turned into errors that warning would now fail the run.
+    volume, structures, reference = _synthetic()
+    write_job(tmp_path / "job", volume, structures, reference=reference, use_estimator=False, device="cpu")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::RuntimeWarning",
+            "-m",
+            "SegQualityReviewLib.review.assessment_worker",
+            str(tmp_path / "job"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Warning" not in completed.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,50 @@ def test_the_review_package_finds_case_files_without_loading_the_batch_analysis(
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def test_cancel_and_failure_remove_the_scratch_folder_but_never_the_result_folder(tmp_path):
+    scratch, results = tmp_path / "scratch", tmp_path / "results"
+    for folder in (scratch, results):
+        folder.mkdir()
+        (folder / "volume.nii").write_bytes(b"copy")
+    running = JobRun(start_process(_python("import time; time.sleep(60)")), folder=results, scratch=scratch)
+    running.cancel()
+    assert not scratch.exists() and (results / "volume.nii").is_file()
+
+    scratch.mkdir()
+    failing = JobRun(start_process(_python("import sys; sys.exit(3)")), folder=scratch, scratch=scratch)
+    failing.wait()
+    with pytest.raises(JobFailedError, match="exit code 3"):
+        failing.check("the job")
+    assert not scratch.exists()
+
+
+def test_a_job_panel_gives_the_button_back_when_its_job_ends_whatever_the_result(tmp_path):
+    from types import SimpleNamespace
+
+    from SegQualityReviewLib.review import JobPanel
+
+    button, bar, label = SimpleNamespace(text="Run"), SimpleNamespace(value=0), SimpleNamespace(text="")
+    panel = JobPanel(button=button, progress_bar=bar, status_label=label, start_text="Run")
+    run = JobRun(
+        start_process(_python("print('PROGRESS 0.4 scoring', flush=True); import sys; sys.exit(1)")),
+        folder=tmp_path,
+    )
+    panel.started(run)
+    assert panel.running and button.text == "Cancel"
+    ended = None
+    deadline = time.monotonic() + 30
+    while ended is None and time.monotonic() < deadline:
+        ended = panel.poll()
+        time.sleep(0.02)
+    # The panel is idle (button back) before the caller finishes the failed run.
+    assert ended is run and not panel.running and button.text == "Run"
+    assert bar.value == 40 and label.text == "scoring"
+    with pytest.raises(JobFailedError):
+        ended.check("the comparison")
+
+    sleeper = JobRun(start_process(_python("import time; time.sleep(60)")), folder=tmp_path)
+    panel.started(sleeper)
+    panel.cancelled()
+    assert sleeper.finished and button.text == "Run" and label.text == "Cancelled"

@@ -1,16 +1,16 @@
-"""Static guards on the Slicer module: widgets the Python touches exist in the .ui, every parameter is bound,
-the module CMakeLists lists every script and resource present, and the module file imports nothing heavy."""
+"""Static guards on the Slicer module and the extension: the module file imports nothing heavy, follows the
+scripted-module template, the module CMakeLists lists every file (Slicer packages only listed files),
+every module file compiles on this Python, and the extension meets the Extensions Index conventions."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
-import xml.etree.ElementTree as ElementTree
-from pathlib import Path
 
-MODULE_FOLDER = Path(__file__).resolve().parents[2] / "SegQualityReview"
-MODULE_FILE = MODULE_FOLDER / "SegQualityReview.py"
-UI_FILE = MODULE_FOLDER / "Resources" / "UI" / "SegQualityReview.ui"
+import pytest
+from slicer_rules.module_source import LIB_FOLDER, MODULE_FILE, MODULE_FOLDER, REPO_ROOT, module_tree
+
 CMAKE_FILE = MODULE_FOLDER / "CMakeLists.txt"
 # What the module file may import when Slicer loads it; everything else is imported inside methods.
 LIGHT_IMPORTS = {
@@ -19,6 +19,7 @@ LIGHT_IMPORTS = {
     "shutil",
     "sys",
     "tempfile",
+    "weakref",
     "dataclasses",
     "pathlib",
     "typing",
@@ -28,39 +29,12 @@ LIGHT_IMPORTS = {
     "slicer",
 }
 NOT_PACKAGED = {"__pycache__", ".pytest_cache"}
-
-
-def _ui_widget_names() -> set[str]:
-    return {element.get("name") for element in ElementTree.parse(UI_FILE).iter("widget")}
-
-
-def _module_tree() -> ast.Module:
-    return ast.parse(MODULE_FILE.read_text(encoding="utf-8"))
-
-
-def test_every_widget_the_module_touches_exists_in_the_ui():
-    used = set(re.findall(r"self\.ui\.(\w+)", MODULE_FILE.read_text(encoding="utf-8")))
-    assert used, "the module touches no widget: the guard would prove nothing"
-    assert used - _ui_widget_names() == set()
-
-
-def test_every_parameter_is_bound_to_exactly_one_widget():
-    tree = _module_tree()
-    wrapper = next(
-        n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SegQualityReviewParameterNode"
-    )
-    fields = {n.target.id for n in wrapper.body if isinstance(n, ast.AnnAssign)}
-    bound = [
-        prop.find("string").text
-        for prop in ElementTree.parse(UI_FILE).iter("property")
-        if prop.get("name") == "SlicerParameterName"
-    ]
-    assert sorted(bound) == sorted(fields)
+SCM_URL = "https://github.com/SegQualityReview/SlicerSegQualityReview"
 
 
 def test_module_file_imports_nothing_heavy_at_load_time():
     heavy = []
-    for node in _module_tree().body:
+    for node in module_tree().body:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             continue
         for child in (
@@ -77,7 +51,7 @@ def test_module_file_imports_nothing_heavy_at_load_time():
 
 def test_module_template_classes_are_all_there():
     classes = {
-        n.name: [ast.unparse(b) for b in n.bases] for n in _module_tree().body if isinstance(n, ast.ClassDef)
+        n.name: [ast.unparse(b) for b in n.bases] for n in module_tree().body if isinstance(n, ast.ClassDef)
     }
     assert classes["SegQualityReview"] == ["ScriptedLoadableModule"]
     assert classes["SegQualityReviewWidget"] == ["ScriptedLoadableModuleWidget", "VTKObservationMixin"]
@@ -95,10 +69,17 @@ def test_requirements_never_name_what_slicer_ships():
     assert names and names.isdisjoint({"numpy", "scipy", "simpleitk", "vtk", "torch"})
 
 
+@pytest.mark.parametrize(
+    "path",
+    sorted([MODULE_FILE, *LIB_FOLDER.rglob("*.py")]),
+    ids=lambda p: p.relative_to(MODULE_FOLDER).as_posix(),
+)
+def test_every_module_file_compiles_on_this_python(path):
+    # The Slicer-Python tiers run this on Python 3.9 (Slicer 5.6/5.8) and 3.12 (5.10/5.12).
+    compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+
+
 def test_module_cmakelists_lists_every_script_and_resource_present():
-    assert CMAKE_FILE.is_file(), (
-        f"{CMAKE_FILE} is missing: the lead writes it (scripts and resources listed by name)"
-    )
     listed = _cmake_lists(CMAKE_FILE.read_text(encoding="utf-8"))
     present_scripts, present_resources = set(), set()
     for path in MODULE_FOLDER.rglob("*"):
@@ -114,6 +95,27 @@ def test_module_cmakelists_lists_every_script_and_resource_present():
     assert sorted(listed["MODULE_PYTHON_SCRIPTS"] - present_scripts) == []
     assert sorted(present_resources - listed["MODULE_PYTHON_RESOURCES"]) == []
     assert sorted(listed["MODULE_PYTHON_RESOURCES"] - present_resources) == []
+
+
+def test_extension_metadata_follows_the_extensions_index_conventions():
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
+    index = json.loads((REPO_ROOT / "docs" / "SegQualityReview.json").read_text(encoding="utf-8"))
+    # The index asks for a repository named Slicer<Name>, used the same way everywhere.
+    assert index["scm_url"] == SCM_URL + ".git"
+    urls = re.findall(r"https://[^\s\"]+", cmake)
+    assert urls and all("/SegQualityReview/SlicerSegQualityReview" in url for url in urls), urls
+    contributors = re.search(r'set\(EXTENSION_CONTRIBUTORS "([^"]+)"\)', cmake).group(1)
+    assert all(re.fullmatch(r"[^()]+ \([^()]+\)", name.strip()) for name in contributors.split(","))
+    assert index["build_dependencies"] == ["PyTorch"] and 'EXTENSION_DEPENDS "PyTorch"' in cmake
+    assert (REPO_ROOT / "LICENSE.txt").is_file() and not (REPO_ROOT / "LICENSE").exists()
+
+
+def test_module_texts_point_at_files_the_repository_has():
+    module_text = MODULE_FILE.read_text(encoding="utf-8")
+    for name in re.findall(r"\b((?:docs/[\w.-]+\.md)|(?:LICENSE\.txt))\b", module_text):
+        assert (REPO_ROOT / name).is_file(), f"the module names {name}, which the repository lacks"
+    assert re.search(r'REPOSITORY_URL = "' + re.escape(SCM_URL) + '"', module_text)
+    assert "SegQualityReview team (SegQualityReview)" in module_text
 
 
 def _cmake_lists(text: str) -> dict[str, set[str]]:

@@ -3,6 +3,12 @@
 Follows SlicerMONAIAuto3DSeg: a thread reads the child's output into a queue; a GUI drains it with
 ``poll()`` from a timer (``qt.QTimer`` in Slicer), a console or test blocks in ``wait()``. ``cancel()``
 kills the whole process tree with psutil, since killing the launcher alone leaves its children running.
+
+Inside Slicer this module is imported before the module's dependencies are installed, so psutil (which
+Slicer does not ship) is imported only when a tree has to be killed. Output is read as bytes and decoded
+line by line with replacement characters: one undecodable byte (a Windows code page, a binary dump) must
+not kill the reader before the end of the stream, which would leave the run "running" forever. On Windows
+the child gets no console window.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
-
-import psutil
+from typing import Any, Callable, Mapping, Sequence
 
 from .progress_lines import ProcessEvent, parse_line
+
+# subprocess.CREATE_NO_WINDOW exists only on Windows; its value is fixed by the Win32 API.
+CREATE_NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
 
 
 class RunState(enum.Enum):
@@ -74,9 +81,8 @@ class ProcessRunner:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
             env=self._env,
+            **popen_platform_options(os.name),
         )
         self.state = RunState.RUNNING
         self._reader = threading.Thread(
@@ -140,10 +146,12 @@ class ProcessRunner:
         )
 
     def _read_output(self) -> None:
-        for line in self._process.stdout:
-            self._lines.put(line)
-        self._process.stdout.close()
-        self._lines.put(None)
+        try:
+            for raw in self._process.stdout:
+                self._lines.put(raw.decode("utf-8", errors="replace"))
+        finally:
+            self._process.stdout.close()
+            self._lines.put(None)
 
     def _remember(self, line: str, event: ProcessEvent) -> None:
         if event.kind == "error":
@@ -152,6 +160,8 @@ class ProcessRunner:
             self._last_lines = (self._last_lines + [line.rstrip()])[-self._keep_lines :]
 
     def _kill_tree(self) -> None:
+        import psutil
+
         try:
             parent = psutil.Process(self._process.pid)
             family = parent.children(recursive=True) + [parent]
@@ -165,3 +175,12 @@ class ProcessRunner:
         psutil.wait_procs(family, timeout=5)
         self._process.wait(timeout=5)
         self.poll()
+
+
+def popen_platform_options(os_name: str) -> dict[str, Any]:
+    """Extra ``subprocess.Popen`` arguments for the platform named by ``os.name``.
+
+    On Windows (``"nt"``) a child of a GUI application opens a console window unless it is created with
+    ``CREATE_NO_WINDOW``; a job would flash one open for every run.
+    """
+    return {"creationflags": CREATE_NO_WINDOW} if os_name == "nt" else {}

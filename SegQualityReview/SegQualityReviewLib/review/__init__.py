@@ -1,5 +1,8 @@
 """Human review of a segmentation, structure by structure (plain Python; the Slicer module mirrors it).
 
+Imported by the Slicer GUI before the module's dependencies are installed: only the standard library,
+numpy, scipy and SimpleITK at import time (Testing/static/test_import_boundary.py checks it).
+
 Public API:
 - ``ReviewItem`` (frozen): structure, flag, predicted_dice, interval_low/high, worst_slice (z index),
   true_dice / true_hd95_mm / true_nsd / metric_status / failure_mode (with a reference), decision, note,
@@ -10,8 +13,12 @@ Public API:
   reviewer=)`` logs who and when and autosaves at once; ``next_flagged``; ``alert_text``; ``save`` /
   ``load`` (JSON); ``export(folder)`` writes review.csv and review.json.
 - ``assess_structures(volume, structures, reference=, threshold=)`` and the job folder functions
-  (``write_job``, ``run_job``, ``read_job_result``) that run it in a separate process;
-  ``JobRun`` (poll / wait / cancel / check) around ``start_process(command)``.
+  (``write_job``, ``run_job``, ``read_job_result``) that run it in a separate process
+  (``python -m SegQualityReviewLib.review.assessment_worker FOLDER``).
+- Jobs: ``JobRun(process, kind=, folder=, scratch=, context=)`` (poll / wait / cancel / check / discard;
+  the scratch folder goes on cancel, failure and discard) around ``start_process(command)``;
+  ``JobFailedError``, ``StaleJobError``; ``JobPanel`` (``review.job_panel``): a GUI's start/Cancel button,
+  progress bar and status line for one job.
 - ``compare_config(reference_folder=, predictions=, cases_csv=, model_cards_folder=)``: the Batch tab's
   fields as a compare config; ``summary_rows`` / ``worst_case_rows`` / ``case_files``: results.json as rows.
 """
@@ -26,7 +33,8 @@ from .assessment import (
 )
 from .batch_view import CompareInputError, case_files, compare_config, summary_rows, worst_case_rows
 from .items import COLUMNS, Decision, Flag, ReviewItem, ReviewRecordError, build_items, flag_for, sort_items
-from .job_run import JobFailedError, JobRun, start_process
+from .job_panel import JobPanel
+from .job_run import JobFailedError, JobRun, StaleJobError, start_process
 from .session import (
     AuditEntry,
     ReviewContext,
@@ -43,6 +51,7 @@ __all__ = [
     "Decision",
     "EstimatorUnavailableError",
     "JobFailedError",
+    "JobPanel",
     "JobRun",
     "Flag",
     "ReviewContext",
@@ -50,6 +59,7 @@ __all__ = [
     "ReviewItem",
     "ReviewRecordError",
     "ReviewSession",
+    "StaleJobError",
     "assess_structures",
     "autosave_path_for",
     "build_items",

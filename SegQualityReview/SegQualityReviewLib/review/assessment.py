@@ -1,12 +1,10 @@
 """Assessing a segmentation for review: predicted quality, true metrics when a reference exists, and the
-slice to show first; also runnable as a separate process on a job folder (``python -m ...assessment``)."""
+slice to show first; and the job folder a separate process runs (``review.assessment_worker``)."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -15,7 +13,6 @@ import numpy as np
 
 from ..errors import SegQualityError
 from ..io import Geometry, StructureSet, Volume
-from ..process.progress_lines import format_error, print_progress
 from .items import ReviewItem, build_items
 
 ProgressCallback = Callable[[float, str], None]
@@ -183,24 +180,6 @@ def read_job_result(folder: str | Path) -> list[ReviewItem]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job folder, printing ``PROGRESS <fraction> <message>`` lines and ``ERROR <message>`` on a
-    user-caused error (exit 2): the line protocol of ``process.progress_lines``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m SegQualityReviewLib.review.assessment",
-        description="Run a SegQualityReview assessment job folder.",
-    )
-    parser.add_argument("job_folder")
-    arguments = parser.parse_args(argv)
-
-    try:
-        run_job(arguments.job_folder, progress=print_progress)
-    except SegQualityError as error:
-        print(format_error(str(error)), flush=True)
-        return 2
-    return 0
-
-
 def _set_settings(structures: StructureSet) -> dict:
     return {
         "geometry": asdict(structures.geometry),
@@ -221,7 +200,3 @@ def _structure_set(arrays, prefix: str, settings: dict) -> StructureSet:
 
 def _geometry(values: dict) -> Geometry:
     return Geometry(**{key: tuple(value) for key, value in values.items()})
-
-
-if __name__ == "__main__":
-    sys.exit(main())
