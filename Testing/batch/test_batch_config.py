@@ -54,11 +54,12 @@ def test_config_hash_ignores_workers_but_not_settings(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("models: [{name: a, dir: a}]\n", "ground_truth.dir is required"),
+        ("models: [{name: a, dir: a}]\n", "ground_truth is required"),
+        ("ground_truth: {label_map: l.json}\nmodels: [{name: a, dir: a}]\n", "ground_truth.dir is required"),
         ("ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}, {name: a, dir: b}]\n", "given twice"),
         (
             "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {bootstraps: 5}\n",
-            "unknown setting",
+            "unknown key 'analysis.bootstraps'",
         ),
         (
             "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {n_resamples: 5}\n",
