@@ -52,10 +52,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from ..io import check_finite_volume, read_structure_folder, read_structures, read_volume
-    from ..quality import estimate_quality
 
     slices_path = args.slices_out or args.out.with_suffix(".slices.json")
     inputs = [("--image", args.image), ("--seg", args.seg), ("--labels", args.labels),
@@ -63,8 +60,6 @@ def run(args: argparse.Namespace) -> int:
               *(("--other-seg", path) for path in args.other_seg)]  # fmt: skip
     check_output_path(args.out, option="--out", inputs=inputs)
     check_output_path(slices_path, option="--slices-out", inputs=[*inputs, ("--out", args.out)])
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     volume = read_volume(args.image)
     check_finite_volume(volume)
 
@@ -77,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
 
     structures = read(args.seg, args.labels)
     others = [read(path, args.other_labels) for path in args.other_seg]
+    # torch and the estimator load only once the inputs are known to be good (they take seconds).
+    import torch
+
+    from ..quality import estimate_quality
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     def report(fraction: float, name: str) -> None:
         print(f"progress {fraction:.3f} {name}", flush=True)

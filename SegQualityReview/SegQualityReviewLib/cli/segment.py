@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InputFileError
 from ..io.outputs import check_output_path
 
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..process.segment_job import SegmentationJob, SegmentationRequest
     from ..segmenters.output import label_map_path_for
 
+    if not args.image.exists():
+        raise InputFileError(f"{args.image}: file not found")
     inputs = [("--image", args.image), ("--model-config", args.model_config)]
     if args.model.startswith("masks:"):
         inputs.append(("--model", Path(args.model[len("masks:") :])))

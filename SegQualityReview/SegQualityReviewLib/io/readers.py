@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
@@ -13,6 +19,7 @@ from .labelmaps import LabelMap
 from .slicer_segmentation import read_slicer_segmentation
 from .structures import StructureSet, Volume
 
+logger = logging.getLogger(__name__)
 _MASK_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 # Float label images above this cannot hold exact integers (float64 has a 53-bit mantissa).
 _LARGEST_LABEL = 2.0**53
@@ -23,15 +30,16 @@ def read_image(path: str | Path) -> sitk.Image:
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: file not found")
-    if path.is_dir():
-        image = _read_dicom_series(path)
-    else:
+    with native_messages() as said:
         try:
-            image = sitk.ReadImage(str(path))
+            image = _read_dicom_series(path) if path.is_dir() else sitk.ReadImage(str(path))
         except RuntimeError:
-            raise InputFileError(
-                f"{path}: not a readable image (NIfTI, NRRD, MHA or a DICOM folder)"
-            ) from None
+            image = None
+    if image is None:
+        detail = f" ({'; '.join(said)})" if said else ""
+        raise InputFileError(f"{path}: not a readable image (NIfTI, NRRD, MHA or a DICOM folder){detail}")
+    if said:
+        logger.warning("%s: the image reader said: %s", path, "; ".join(said))
     if image.GetDimension() not in (2, 3):
         size = " x ".join(str(n) for n in image.GetSize())
         raise InputFileError(f"{path}: a {image.GetDimension()}D image ({size}); expected a 2D or 3D one")
@@ -169,6 +177,33 @@ def _read_dicom_series(folder: Path) -> sitk.Image:
         raise InputFileError(
             f"{folder}: the DICOM series could not be read ({str(error).strip().splitlines()[-1]})"
         ) from None
+
+
+@contextmanager
+def native_messages() -> Iterator[list[str]]:
+    """Collect what ITK's C++ readers print straight to the process's stderr while the block runs.
+
+    MetaIO and GDCM write there directly (a truncated .mha prints two lines before the read fails), which
+    would split a one-line error; the lines are collected, whitespace-joined, into the yielded list once
+    the block ends. Where stderr is no real file descriptor (a GUI without a console) nothing is collected.
+    """
+    said: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield said
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            said.extend(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def _onto_reference(
