@@ -13,10 +13,10 @@ import pytest
 from SegQualityReviewLib.batch import analyze_table, reanalyze, run_compare
 from SegQualityReviewLib.batch import scoring as scoring_module
 from SegQualityReviewLib.batch.cache import file_sha256
-from SegQualityReviewLib.batch.pipeline import cache_folder
 from SegQualityReviewLib.batch.config import config_hash
 from SegQualityReviewLib.batch.long_table import SCORE_METRICS, read_long_table
 from SegQualityReviewLib.batch.phantom import MODELS, STRUCTURES
+from SegQualityReviewLib.batch.pipeline import cache_folder
 from SegQualityReviewLib.batch.results import load_results, settings_of
 from SegQualityReviewLib.cli import main
 

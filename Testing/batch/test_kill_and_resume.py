@@ -86,3 +86,36 @@ def test_a_compare_killed_anywhere_leaves_no_half_written_folder_and_resumes_exa
         kill_when(start_compare(cohort, out), "writing the report", delay_s=delay_s)
         assert_complete_run_or_absent(out, may_be_absent=False)
         assert (out / "cases.csv").read_bytes() == reference.scores_path.read_bytes()
+
+
+def test_a_crash_while_writing_the_report_leaves_the_previous_run_untouched(tmp_path, monkeypatch):
+    """The issue's plot crash (a model name matplotlib could not draw) after every cell was scored."""
+    from SegQualityReviewLib.batch import AnalysisSettings, pipeline, run_analyze
+
+    rows = ["case_id,patient_id,model,structure,metric,value"]
+    rows += [
+        f"c{i},p{i},{m},liver,dice,{0.6 + 0.05 * i + (0.1 if m == 'a' else 0)}"
+        for i in range(5)
+        for m in "ab"
+    ]
+    (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = AnalysisSettings(metrics=("dice",), n_resamples=100)
+    out = tmp_path / "out"
+
+    def crash(inputs, path):
+        path.write_text("<html>half a report", encoding="utf-8")
+        raise ValueError("matplotlib could not parse the label")
+
+    monkeypatch.setattr(pipeline, "write_report", crash)
+    with pytest.raises(ValueError):
+        run_analyze(tmp_path / "scores.csv", settings, out)
+    assert not out.exists()  # no half-written first run
+    monkeypatch.undo()
+    first = run_analyze(tmp_path / "scores.csv", settings, out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    monkeypatch.setattr(pipeline, "write_report", crash)
+    with pytest.raises(ValueError):
+        run_analyze(tmp_path / "scores.csv", replace(settings, seed=1), out)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # the old complete run
+    assert first.results["config"]["analysis"]["seed"] == 0
+    assert not [entry.name for entry in tmp_path.iterdir() if entry.name.startswith(".out.")]

@@ -241,7 +241,7 @@ class DatasetSection:
 class GroundTruthSection:
     """YAML ``ground_truth:``: the reference label images, one per case."""
 
-    dir: Path = field(metadata=rule(doc="folder of reference label images (required)"))
+    dir: Path = field(metadata=rule(doc="folder of reference label images, one per case"))
     label_map: Path | None = field(default=None, metadata=rule(doc="label map JSON of the references"))
 
 
@@ -264,8 +264,8 @@ class ModelCardSection:
 class ModelEntry:
     """One item of YAML ``models:``."""
 
-    name: str = field(metadata=rule(doc="model name (required)"))
-    dir: Path = field(metadata=rule(doc="folder of its predictions, one file per case (required)"))
+    name: str = field(metadata=rule(doc="model name, as the report shows it"))
+    dir: Path = field(metadata=rule(doc="folder of its predictions, one file per case"))
     label_map: Path | None = field(default=None, metadata=rule(doc="label map JSON of its predictions"))
     card: Path | ModelCardSection | None = field(
         default=None, metadata=rule(doc="model card: a YAML file or an inline mapping")
@@ -280,7 +280,7 @@ class ConfigFile:
     plus its use in ``load_config``; unknown keys, types and ranges are then checked for it too.
     """
 
-    ground_truth: GroundTruthSection = field(metadata=rule(doc="reference labels (required)"))
+    ground_truth: GroundTruthSection = field(metadata=rule(doc="the reference labels"))
     models: tuple[ModelEntry, ...] = field(default=(), metadata=rule(doc="the compared models"))
     dataset: DatasetSection | str = field(default="", metadata=rule(doc="the evaluated dataset"))
     images: ImagesSection | None = field(default=None, metadata=rule(doc="images for thumbnails"))

@@ -272,6 +272,57 @@ def _apply_rule(value: Any, field_rule: Rule, *, key: str, source: str) -> None:
                 raise _error(source, item_key, f"must be {words} {bound:g}, got {_shown(item)}")
 
 
+@dataclass(frozen=True)
+class KeyRow:
+    """One config key for the docs' table: its dotted name, type, allowed values, default and meaning."""
+
+    key: str
+    type: str
+    allowed: str
+    default: str
+    doc: str
+
+
+def key_rows(cls: type, *, prefix: str = "") -> list[KeyRow]:
+    """Every key of a settings section and of the sections inside it, depth first (``models[].name``)."""
+    found = []
+    for field in yaml_fields(cls):
+        field_rule = _rule(field)
+        spec = parse_type(field_rule.yaml_type or field.type, namespace=_namespace(cls))
+        key = f"{prefix}{field.name}"
+        if field.default is not dataclasses.MISSING:
+            default = "" if dataclasses.is_dataclass(field.default) else _default_words(field.default)
+        else:
+            default = "required" if field.default_factory is dataclasses.MISSING else ""
+        found.append(KeyRow(key, describe(spec), range_words(field_rule), default, field_rule.doc))
+        for option in _options(spec):
+            if option.section is not None:
+                found += key_rows(option.section, prefix=f"{key}.")
+            elif (
+                option.name in ("tuple", "list")
+                and option.arguments
+                and option.arguments[0].section is not None
+            ):
+                found += key_rows(option.arguments[0].section, prefix=f"{key}[].")
+    return found
+
+
+def _options(spec: TypeSpec) -> tuple[TypeSpec, ...]:
+    return spec.arguments if spec.name == "|" else (spec,)
+
+
+def _default_words(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(str(item) for item in value) if value else "none"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value or "empty"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def range_words(field_rule: Rule) -> str:
     """The rule in words for the docs' key table: ``above 0``, ``one of surfel, voxel``."""
     parts = []
