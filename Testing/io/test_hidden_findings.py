@@ -179,7 +179,12 @@ def test_without_a_label_map_an_empty_prediction_is_empty_pred_not_unsupported(t
     reference = read_structures(tmp_path / "gt.nii.gz")
     prediction = read_structures(tmp_path / "pred.nii.gz", reference=reference.geometry)
     [score] = score_structure_sets(prediction, reference, device="cpu")
-    assert (score.structure, score.status, score.dice, score.failure_mode) == ("label_2", "empty_pred", 0.0, "missed")
+    assert (score.structure, score.status, score.dice, score.failure_mode) == (
+        "label_2",
+        "empty_pred",
+        0.0,
+        "missed",
+    )
 
 
 def test_nan_or_infinite_image_voxels_are_one_clear_error(tmp_path):
