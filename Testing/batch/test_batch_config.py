@@ -102,7 +102,7 @@ def test_a_card_listing_the_dataset_its_parent_or_a_part_is_contaminated_and_sib
 def test_docs_list_every_config_key_with_its_type():
     """docs/batch.md's key table is the config's layout: a key added to a section must get its row."""
     from SegQualityReviewLib.batch.config import ConfigFile
-    from SegQualityReviewLib.batch.settings_schema import key_rows
+    from SegQualityReviewLib.batch.settings_docs import key_rows
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "batch.md").read_text(encoding="utf-8")
     for row in key_rows(ConfigFile):

@@ -32,13 +32,11 @@ def cohort_and_reference(tmp_path_factory):
     return cohort, reference
 
 
-def start_compare(cohort, out: Path) -> subprocess.Popen:
+def start_compare(cohort, out: Path, *, stderr=subprocess.DEVNULL) -> subprocess.Popen:
     argv = [sys.executable, "-m", "SegQualityReviewLib", "compare", "--config", str(cohort.config_path),
             "--out", str(out), "--workers", "1", "--n-resamples", str(RESAMPLES), "--progress-lines"]  # fmt: skip
     # Its own process group, so the kill reaches anything it started.
-    return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
-    )
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
 
 
 def kill_when(process: subprocess.Popen, message: str, *, delay_s: float = 0.0) -> None:
@@ -74,9 +72,9 @@ def test_a_compare_killed_anywhere_leaves_no_half_written_folder_and_resumes_exa
         kill_when(start_compare(cohort, out), message)
         assert_complete_run_or_absent(out, may_be_absent=True)
     assert len(list(cache_folder(out).glob("*.json"))) >= 3  # the scored cells were kept for the resume
-    finished = start_compare(cohort, out)
-    assert finished.wait(timeout=600) == 0
-    finished.stdout.close()
+    finished = start_compare(cohort, out, stderr=subprocess.PIPE)
+    _, errors = finished.communicate(timeout=600)
+    assert finished.returncode == 0, errors
     assert (out / "cases.csv").read_bytes() == reference.scores_path.read_bytes()
     analysis = json.loads((out / "results.json").read_text())["analysis"]
     assert analysis == json.loads(reference.results_path.read_text())["analysis"]

@@ -308,8 +308,8 @@ def compare_result_cases() -> list[Case]:
         bad = folder / "pred" / "broken"
         broken_file(bad / "empty.nii.gz", "empty")
         broken_file(bad / "truncated.nii.gz", "truncated")
-        write_image(bad / "nan.nrrd", mask_array("nan")[0])
-        write_image(bad / "negative.nrrd", mask_array("negative")[0])
+        write_image(bad / "nan.nrrd", mask_array("nan"))
+        write_image(bad / "negative.nrrd", mask_array("negative"))
         sitk.WriteImage(sitk.Image([8, 7, 6, 2], sitk.sitkUInt8), str(bad / "four_d.nii.gz"))
         write_seg_nrrd(bad / "layer_5.seg.nrrd", labels, [("liver", 5, 1), ("spleen", 0, 2)])
         write_seg_nrrd(bad / "label_abc.seg.nrrd", labels, [("liver", 0, "abc"), ("spleen", 0, 2)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -55,7 +55,6 @@ class Case:
     command: str
     build: Callable[[Path], Built]
     needs_shared_data: bool = False
-    marks: tuple = field(default=())
 
 
 def rows(path: Path) -> dict[str, dict[str, str]]:
@@ -235,9 +234,7 @@ def write_bad(folder: Path, name: str, kind: str, *, mask: bool = True) -> tuple
     if kind == "missing":
         return path, "file not found"
     if kind in MASK_KINDS:
-        array, _ = mask_array(kind)
-        target = path if not name.endswith(".nii.gz") or kind != "uint64_huge" else path
-        return write_image(target, array), MASK_KINDS[kind]
+        return write_image(path, mask_array(kind)), MASK_KINDS[kind]
     if kind in SHAPE_KINDS:
         make, message = SHAPE_KINDS[kind]
         sitk.WriteImage(make(), str(path))

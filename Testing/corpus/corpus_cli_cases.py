@@ -716,12 +716,14 @@ def hostile_name_cases() -> list[Case]:
 
     def hostile_output_name(folder):
         gt = write_labels(folder / "gt.nii.gz")
-        out = folder / "out.csv"
-        argv = score(folder, gt, gt)
-        return Built(
-            argv[:-1] + [str(out)],
-            check=lambda folder, stderr: perfect_scores("label_1", "label_2")(folder, stderr),
-        )
+        out = folder / "r\u00e9sultats 'v2'" / "scores; $(x).csv"
+        argv = score(folder, gt, gt)[:-1] + [str(out)]
+
+        def check(folder, output):
+            (folder / "out.csv").write_bytes(out.read_bytes())
+            perfect_scores("label_1", "label_2")(folder, output)
+
+        return Built(argv, check=check, outputs=("out.csv", out.parent.name))
 
     cases.append(Case("name-output", "score", hostile_output_name))
     return cases

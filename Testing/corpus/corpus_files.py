@@ -115,8 +115,8 @@ def broken_file(path: Path, kind: str) -> Path:
     return path
 
 
-def mask_array(kind: str) -> tuple[np.ndarray, dict]:
-    """A label array a mask cannot be, and how to write it."""
+def mask_array(kind: str) -> np.ndarray:
+    """A label array a mask cannot be: NaN, infinite, fractional, negative, beyond exact integers, complex."""
     labels = reference_labels()
     if kind == "nan":
         array = labels.astype(np.float32)
@@ -139,7 +139,7 @@ def mask_array(kind: str) -> tuple[np.ndarray, dict]:
         array = labels.astype(np.complex64)
     else:
         raise ValueError(kind)
-    return array, {}
+    return array
 
 
 def hash_tree(paths: Sequence[Path], *, skip: Sequence[Path] = ()) -> dict[str, str]:

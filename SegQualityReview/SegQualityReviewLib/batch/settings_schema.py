@@ -18,7 +18,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import BatchConfigError
 
@@ -62,16 +62,14 @@ class TypeSpec:
 
 def yaml_fields(cls: type) -> list[dataclasses.Field]:
     """The fields of a settings dataclass that are config keys."""
-    return [f for f in dataclasses.fields(cls) if _rule(f).in_yaml and not f.name.startswith("_")]
+    return [f for f in dataclasses.fields(cls) if field_rule(f).in_yaml and not f.name.startswith("_")]
 
 
-def section_values(
-    cls: type, content: Any, *, where: str, source: str, construct: bool = False
-) -> dict[str, Any]:
+def section_values(cls: type, content: Any, *, where: str, source: str) -> dict[str, Any]:
     """The checked, converted values of one config section (a mapping) for ``cls``'s fields.
 
-    Only keys present in ``content`` are returned; a missing field without a default is an error. With
-    ``construct``, nested dataclass sections become instances, else they stay checked dicts.
+    Only keys present in ``content`` are returned, nested sections as checked dicts (the caller builds
+    the records, resolving paths); a missing field without a default is an error.
     """
     if content is None:
         content = {}
@@ -90,10 +88,8 @@ def section_values(
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 raise BatchConfigError(f"{source}: {key} is required")
             continue
-        field_rule = _rule(field)
-        spec = parse_type(field_rule.yaml_type or field.type, namespace=_namespace(cls))
         values[name] = checked_value(
-            content[name], spec, field_rule, key=key, source=source, construct=construct
+            content[name], field_type(cls, field), field_rule(field), key=key, source=source
         )
     return values
 
@@ -102,25 +98,25 @@ def check_instance(instance: Any, *, where: str) -> None:
     """Check an already built settings record (from flags or Python) against its fields' types and rules."""
     cls = type(instance)
     for field in yaml_fields(cls):
-        field_rule = _rule(field)
-        spec = parse_type(field.type, namespace=_namespace(cls))
         checked_value(
             getattr(instance, field.name),
-            spec,
-            field_rule,
+            parse_type(field.type, namespace=_namespace(cls)),
+            field_rule(field),
             key=_key(where, field.name),
             source="",
-            construct=False,
         )
 
 
-def checked_value(
-    value: Any, spec: TypeSpec, field_rule: Rule, *, key: str, source: str, construct: bool
-) -> Any:
-    """``value`` converted to ``spec`` (lists to tuples, sections checked) and checked against ``field_rule``."""
-    converted = _convert(value, spec, key=key, source=source, construct=construct)
-    _apply_rule(converted, field_rule, key=key, source=source)
+def checked_value(value: Any, spec: TypeSpec, rules: Rule, *, key: str, source: str) -> Any:
+    """``value`` converted to ``spec`` (lists to tuples, sections checked) and checked against ``rules``."""
+    converted = _convert(value, spec, key=key, source=source)
+    _apply_rule(converted, rules, key=key, source=source)
     return converted
+
+
+def field_type(cls: type, field: dataclasses.Field) -> TypeSpec:
+    """The type a field takes in the YAML: its ``rule(yaml_type=)`` or its annotation, parsed."""
+    return parse_type(field_rule(field).yaml_type or field.type, namespace=_namespace(cls))
 
 
 def parse_type(annotation: Any, *, namespace: Mapping[str, Any]) -> TypeSpec:
@@ -155,13 +151,29 @@ _WORDS = {
 }
 
 
-def _convert(value: Any, spec: TypeSpec, *, key: str, source: str, construct: bool) -> Any:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# Scalar types: (accepts the YAML value, converts it, what the error says was expected). YAML's booleans
+# are not numbers here, and a path must be non-empty text.
+_SCALARS: dict[str, tuple[Callable[[Any], bool], Callable[[Any], Any], str]] = {
+    "None": (lambda v: v is None, lambda v: v, "null"),
+    "bool": (lambda v: isinstance(v, bool), lambda v: v, "true or false"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), lambda v: v, "a whole number"),
+    "float": (_is_number, float, "a number"),
+    "str": (lambda v: isinstance(v, str), lambda v: v, "text"),
+    "Path": (lambda v: isinstance(v, (str, Path)) and bool(str(v).strip()), Path, "a path"),
+}
+
+
+def _convert(value: Any, spec: TypeSpec, *, key: str, source: str) -> Any:
     name = spec.name
     if name == "|":
         shaped_error = None
         for option in spec.arguments:
             try:
-                return _convert(value, option, key=key, source=source, construct=construct)
+                return _convert(value, option, key=key, source=source)
             except BatchConfigError as error:
                 # A mapping given for a section option: that section's own error says what is wrong inside.
                 if shaped_error is None and _same_shape(value, option):
@@ -169,34 +181,15 @@ def _convert(value: Any, spec: TypeSpec, *, key: str, source: str, construct: bo
         raise shaped_error or _error(source, key, f"expected {describe(spec)}, got {_shown(value)}")
     if name == "Any":
         return value
-    if name == "None":
-        if value is None:
-            return None
-        raise _error(source, key, f"expected null, got {_shown(value)}")
-    if name == "bool":
-        if isinstance(value, bool):
-            return value
-        raise _error(source, key, f"expected true or false, got {_shown(value)}")
-    if name == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _error(source, key, f"expected a whole number, got {_shown(value)}")
-    if name == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise _error(source, key, f"expected a finite number, got {_shown(value)}")
-            return float(value)
-        raise _error(source, key, f"expected a number, got {_shown(value)}")
-    if name == "str":
-        if isinstance(value, str):
-            return value
-        raise _error(source, key, f"expected text, got {_shown(value)}")
-    if name == "Path":
-        if isinstance(value, (str, Path)) and str(value).strip():
-            return Path(value)
-        raise _error(source, key, f"expected a path, got {_shown(value)}")
+    if name in _SCALARS:
+        accepts, convert, expected = _SCALARS[name]
+        if not accepts(value):
+            raise _error(source, key, f"expected {expected}, got {_shown(value)}")
+        if name == "float" and not math.isfinite(value):
+            raise _error(source, key, f"expected a finite number, got {_shown(value)}")
+        return convert(value)
     if name in ("tuple", "list", "Sequence"):
-        return _convert_sequence(value, spec, key=key, source=source, construct=construct)
+        return _convert_sequence(value, spec, key=key, source=source)
     if name in ("Mapping", "dict"):
         if not isinstance(value, Mapping):
             raise _error(source, key, f"expected a mapping, got {_shown(value)}")
@@ -204,8 +197,8 @@ def _convert(value: Any, spec: TypeSpec, *, key: str, source: str, construct: bo
             spec.arguments if len(spec.arguments) == 2 else (TypeSpec("Any"), TypeSpec("Any"))
         )
         return {
-            _convert(k, key_spec, key=f"{key}.{k}", source=source, construct=construct): _convert(
-                v, value_spec, key=f"{key}.{k}", source=source, construct=construct
+            _convert(k, key_spec, key=f"{key}.{k}", source=source): _convert(
+                v, value_spec, key=f"{key}.{k}", source=source
             )
             for k, v in value.items()
         }
@@ -214,16 +207,10 @@ def _convert(value: Any, spec: TypeSpec, *, key: str, source: str, construct: bo
         raise TypeError(f"{key}: unknown type {name!r} in a settings annotation")
     if dataclasses.is_dataclass(value) and isinstance(value, cls):
         return value
-    values = section_values(cls, value, where=key, source=source, construct=construct)
-    if not construct:
-        return values
-    try:
-        return cls(**values)
-    except BatchConfigError as error:
-        raise BatchConfigError(f"{source}: {key}: {error}" if source else f"{key}: {error}") from None
+    return section_values(cls, value, where=key, source=source)
 
 
-def _convert_sequence(value: Any, spec: TypeSpec, *, key: str, source: str, construct: bool) -> tuple:
+def _convert_sequence(value: Any, spec: TypeSpec, *, key: str, source: str) -> tuple:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
         raise _error(
             source,
@@ -240,13 +227,13 @@ def _convert_sequence(value: Any, spec: TypeSpec, *, key: str, source: str, cons
     else:
         item_specs = [arguments[0] if arguments else TypeSpec("Any")] * len(value)
     return tuple(
-        _convert(item, item_spec, key=f"{key}[{index}]", source=source, construct=construct)
+        _convert(item, item_spec, key=f"{key}[{index}]", source=source)
         for index, (item, item_spec) in enumerate(zip(value, item_specs))
     )
 
 
-def _apply_rule(value: Any, field_rule: Rule, *, key: str, source: str) -> None:
-    if field_rule.non_empty and isinstance(value, (tuple, list, dict)) and not value:
+def _apply_rule(value: Any, rules: Rule, *, key: str, source: str) -> None:
+    if rules.non_empty and isinstance(value, (tuple, list, dict)) and not value:
         raise _error(source, key, "must not be empty")
     if isinstance(value, Mapping):
         items = [(f"{key}.{k}", v) for k, v in value.items()]
@@ -255,97 +242,29 @@ def _apply_rule(value: Any, field_rule: Rule, *, key: str, source: str) -> None:
     else:
         items = [(key, value)]
     for item_key, item in items:
-        if field_rule.choices and item not in field_rule.choices:
-            options = ", ".join(str(choice) for choice in field_rule.choices)
+        if rules.choices and item not in rules.choices:
+            options = ", ".join(str(choice) for choice in rules.choices)
             raise _error(source, item_key, f"expected one of {options}, got {_shown(item)}")
         if not isinstance(item, (int, float)) or isinstance(item, bool):
             continue
         if isinstance(item, float) and not math.isfinite(item):
             raise _error(source, item_key, f"expected a finite number, got {_shown(item)}")
         for bound, holds, words in (
-            (field_rule.minimum, lambda v, b: v >= b, "at least"),
-            (field_rule.maximum, lambda v, b: v <= b, "at most"),
-            (field_rule.above, lambda v, b: v > b, "above"),
-            (field_rule.below, lambda v, b: v < b, "below"),
+            (rules.minimum, lambda v, b: v >= b, "at least"),
+            (rules.maximum, lambda v, b: v <= b, "at most"),
+            (rules.above, lambda v, b: v > b, "above"),
+            (rules.below, lambda v, b: v < b, "below"),
         ):
             if bound is not None and not holds(item, bound):
                 raise _error(source, item_key, f"must be {words} {bound:g}, got {_shown(item)}")
-
-
-@dataclass(frozen=True)
-class KeyRow:
-    """One config key for the docs' table: its dotted name, type, allowed values, default and meaning."""
-
-    key: str
-    type: str
-    allowed: str
-    default: str
-    doc: str
-
-
-def key_rows(cls: type, *, prefix: str = "") -> list[KeyRow]:
-    """Every key of a settings section and of the sections inside it, depth first (``models[].name``)."""
-    found = []
-    for field in yaml_fields(cls):
-        field_rule = _rule(field)
-        spec = parse_type(field_rule.yaml_type or field.type, namespace=_namespace(cls))
-        key = f"{prefix}{field.name}"
-        if field.default is not dataclasses.MISSING:
-            default = "" if dataclasses.is_dataclass(field.default) else _default_words(field.default)
-        else:
-            default = "required" if field.default_factory is dataclasses.MISSING else ""
-        found.append(KeyRow(key, describe(spec), range_words(field_rule), default, field_rule.doc))
-        for option in _options(spec):
-            if option.section is not None:
-                found += key_rows(option.section, prefix=f"{key}.")
-            elif (
-                option.name in ("tuple", "list")
-                and option.arguments
-                and option.arguments[0].section is not None
-            ):
-                found += key_rows(option.arguments[0].section, prefix=f"{key}[].")
-    return found
-
-
-def _options(spec: TypeSpec) -> tuple[TypeSpec, ...]:
-    return spec.arguments if spec.name == "|" else (spec,)
-
-
-def _default_words(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ", ".join(str(item) for item in value) if value else "none"
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str):
-        return value or "empty"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def range_words(field_rule: Rule) -> str:
-    """The rule in words for the docs' key table: ``above 0``, ``one of surfel, voxel``."""
-    parts = []
-    if field_rule.choices:
-        parts.append("one of " + ", ".join(str(choice) for choice in field_rule.choices))
-    for bound, words in (
-        (field_rule.minimum, ">="),
-        (field_rule.above, ">"),
-        (field_rule.maximum, "<="),
-        (field_rule.below, "<"),
-    ):
-        if bound is not None:
-            parts.append(f"{words} {bound:g}")
-    if field_rule.non_empty:
-        parts.append("not empty")
-    return ", ".join(parts)
 
 
 def _namespace(cls: type) -> Mapping[str, Any]:
     return vars(sys.modules[cls.__module__])
 
 
-def _rule(field: dataclasses.Field) -> Rule:
+def field_rule(field: dataclasses.Field) -> Rule:
+    """The ``rule(...)`` of a field (the default rule when it has none)."""
     return field.metadata.get(_METADATA_KEY, Rule())
 
 
