@@ -1110,7 +1110,10 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         outputFolder = Path(outputFolder)
         outputFolder.mkdir(parents=True, exist_ok=True)
         if isinstance(config, dict):
-            path = outputFolder / "compare.yaml"
+            from SegQualityReviewLib.io.outputs import sibling
+
+            # Beside the output folder, not in it: compare replaces that folder as a whole.
+            path = sibling(outputFolder, "compare.yaml")
             path.write_text(yaml.safe_dump(config), encoding="utf-8")
             config = path
         command = [_pythonExecutable(), "-m", "SegQualityReviewLib", "compare", "--config", str(config)]

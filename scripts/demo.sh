@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 out=${1:-demo_out}
+printf 'demo: running the end-to-end demo into %s (progress bars below; open %s/index.html after)\n' "$out" "$out" >&2
 exec .venv/bin/segquality demo --out "$out"

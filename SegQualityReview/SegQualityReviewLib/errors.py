@@ -19,3 +19,11 @@ class LabelMapError(SegQualityError):
 
 class MaskValueError(SegQualityError):
     """A mask holds values a label image cannot hold (NaN, infinity, fractions, negatives)."""
+
+
+class ImageValueError(SegQualityError):
+    """An intensity image holds values no estimate can use (NaN or infinite voxels)."""
+
+
+class OutputPathError(SegQualityError):
+    """An output path would overwrite or remove an input, or cannot be written."""

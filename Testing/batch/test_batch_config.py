@@ -54,11 +54,12 @@ def test_config_hash_ignores_workers_but_not_settings(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("models: [{name: a, dir: a}]\n", "ground_truth.dir is required"),
+        ("models: [{name: a, dir: a}]\n", "ground_truth is required"),
+        ("ground_truth: {label_map: l.json}\nmodels: [{name: a, dir: a}]\n", "ground_truth.dir is required"),
         ("ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}, {name: a, dir: b}]\n", "given twice"),
         (
             "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {bootstraps: 5}\n",
-            "unknown setting",
+            "unknown key 'analysis.bootstraps'",
         ),
         (
             "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\nanalysis: {n_resamples: 5}\n",
@@ -96,3 +97,41 @@ def test_a_card_listing_the_dataset_its_parent_or_a_part_is_contaminated_and_sib
     assert whole["sibling"].contaminated and "a part of the evaluated dataset" in whole["sibling"].reason
     unnamed = contamination_decisions(["parent"], cards, dataset_name="")
     assert not unnamed[0].contaminated and "not checked" in unnamed[0].reason
+
+
+def test_docs_list_every_config_key_with_its_type():
+    """docs/batch.md's key table is the config's layout: a key added to a section must get its row."""
+    from SegQualityReviewLib.batch.config import ConfigFile
+    from SegQualityReviewLib.batch.settings_docs import key_rows
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "batch.md").read_text(encoding="utf-8")
+    for row in key_rows(ConfigFile):
+        assert f"| `{row.key}` | {row.type} |" in docs, f"docs/batch.md lacks the row of config key {row.key}"
+
+
+def test_every_unknown_key_names_the_nearest_valid_one(tmp_path):
+    base = "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\n"
+    for typo, expected in (
+        ("scorings: {}\n", "unknown key 'scorings' (did you mean 'scoring'?)"),
+        ("analysis: {metric: [dice]}\n", "unknown key 'analysis.metric' (did you mean 'metrics'?)"),
+        (
+            "scoring: {nsd_tolerance: 1}\n",
+            "unknown key 'scoring.nsd_tolerance' (did you mean 'nsd_tolerance_mm'?)",
+        ),
+    ):
+        with pytest.raises(BatchConfigError) as raised:
+            load_config(write_config(tmp_path, base + typo))
+        assert str(raised.value).endswith(expected)
+
+
+def test_config_fields_are_checked_for_type_and_range_naming_the_key(tmp_path):
+    base = "ground_truth: {dir: gt}\nmodels: [{name: a, dir: a}]\n"
+    with pytest.raises(BatchConfigError, match=r"scoring.nsd_tolerance_mm: expected a number, got 'abc'"):
+        load_config(write_config(tmp_path, base + "scoring: {nsd_tolerance_mm: abc}\n"))
+    with pytest.raises(BatchConfigError, match=r"analysis.confidence_level: must be below 1, got 1.5"):
+        load_config(write_config(tmp_path, base + "analysis: {confidence_level: 1.5}\n"))
+    # The same rules hold for settings built in Python or from flags.
+    from SegQualityReviewLib.batch import ScoringSettings
+
+    with pytest.raises(BatchConfigError, match=r"scoring.nsd_tolerance_mm: expected a finite number"):
+        ScoringSettings(nsd_tolerance_mm=float("nan"))

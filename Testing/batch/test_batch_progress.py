@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from SegQualityReviewLib.batch.phantom import MODELS
+from SegQualityReviewLib.batch.pipeline import cache_folder
 from SegQualityReviewLib.cli import main
 from SegQualityReviewLib.process import parse_line
 
@@ -22,7 +23,7 @@ def test_progress_rises_once_per_scored_cell_then_analysis_report_and_done(phant
 def test_progress_lines_on_stdout_parse_with_the_worker_protocol(phantom_run, tmp_path, capsys):
     out = tmp_path / "out"
     # The session run's cache makes every cell a cache hit: this checks the lines, not the scoring.
-    shutil.copytree(phantom_run.outputs.out_dir / ".cache", out / ".cache")
+    shutil.copytree(cache_folder(phantom_run.outputs.out_dir), cache_folder(out))
     argv = ["compare", "--config", str(phantom_run.cohort.config_path), "--n-resamples", "200"]
     assert main([*argv, "--workers", "1", "--out", str(out), "--progress-lines"]) == 0
     captured = capsys.readouterr()

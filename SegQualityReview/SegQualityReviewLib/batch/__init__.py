@@ -6,9 +6,10 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
     CompareConfig(gt_dir=, models=(ModelSource(name, prediction_dir, label_map), ...), gt_label_map=,
                   image_dir=, cases_csv=, scoring=ScoringSettings(...), analysis=AnalysisSettings(...), workers=)
     run_compare(config, out_dir, *, progress=True, on_progress=None, title="") -> RunOutputs
-        # cases.csv, results.json, report.html; on_progress(fraction, message) as cells finish
+        # cases.csv, results.json, report.html swapped in whole; cell cache in .<out>.cache beside out
     run_analyze(scores_csv, settings, out_dir, *, title="") -> RunOutputs       # a long table from elsewhere
     reanalyze(results_json, *, rel_tolerance=1e-9) -> list[Difference]          # empty when reproduced
+    check_results(results_json, ...) -> Reanalysis(differences, absent_files)   # what reanalyze prints
     read_long_table(csv) -> pandas.DataFrame;  analyze_table(table, settings) -> dict
     ModelCard, contamination_decisions(models, cards, dataset_name=)
     write_phantom_cohort(root, *, n_patients=14, seed=7) -> PhantomCohort      # SYNTHETIC test cohort
@@ -34,7 +35,7 @@ _EXPORTS = {
     "model_cards": ("ContaminationDecision", "ModelCard", "contamination_decisions"),
     "phantom": ("PhantomCohort", "write_phantom_cohort"),
     "pipeline": ("RunOutputs", "run_analyze", "run_compare"),
-    "results": ("Difference", "reanalyze"),
+    "results": ("Difference", "Reanalysis", "check_results", "reanalyze"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -53,6 +54,7 @@ __all__ = [
     "ContaminationDecision",
     "DemoRun",
     "Difference",
+    "Reanalysis",
     "ModelCard",
     "ModelSource",
     "PhantomCohort",
@@ -61,6 +63,7 @@ __all__ = [
     "ScoreTableError",
     "ScoringSettings",
     "analyze_table",
+    "check_results",
     "contamination_decisions",
     "load_config",
     "read_long_table",

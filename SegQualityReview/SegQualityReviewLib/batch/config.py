@@ -17,6 +17,7 @@ import yaml
 
 from .errors import BatchConfigError
 from .model_cards import ModelCard
+from .settings_schema import check_instance, rule, section_values
 
 # Metrics where a smaller value is better; every other metric is ranked higher-is-better.
 DEFAULT_LOWER_IS_BETTER = ("hd", "hd95", "assd", "masd")
@@ -25,35 +26,38 @@ DEFAULT_METRICS = ("dice", "nsd", "hd95")
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """Everything the statistics need besides the long table; stored in results.json for reanalysis."""
+    """Everything the statistics need besides the long table; stored in results.json for reanalysis.
 
-    dataset_name: str = ""
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    lower_is_better: tuple[str, ...] = DEFAULT_LOWER_IS_BETTER
-    n_resamples: int = 10_000
-    seed: int = 0
-    confidence_level: float = 0.95
-    worst_k: int = 5
-    model_cards: tuple[ModelCard, ...] = ()
+    The YAML ``analysis:`` section; each field's ``rule`` is checked for the YAML, the flags and Python.
+    """
+
+    dataset_name: str = field(default="", metadata=rule(in_yaml=False))
+    metrics: tuple[str, ...] = field(
+        default=DEFAULT_METRICS, metadata=rule(non_empty=True, doc="metrics to analyse")
+    )
+    lower_is_better: tuple[str, ...] = field(
+        default=DEFAULT_LOWER_IS_BETTER, metadata=rule(doc="metrics ranked lower-is-better")
+    )
+    n_resamples: int = field(default=10_000, metadata=rule(minimum=100, doc="bootstrap resamples B"))
+    seed: int = field(default=0, metadata=rule(minimum=0, doc="random seed of the resampling"))
+    confidence_level: float = field(default=0.95, metadata=rule(above=0.5, below=1, doc="interval level"))
+    worst_k: int = field(default=5, metadata=rule(minimum=1, doc="worst cases listed per model"))
+    model_cards: tuple[ModelCard, ...] = field(default=(), metadata=rule(in_yaml=False))
     # (metric, margin) pairs: pairwise TOST equivalence within +-margin for that metric.
-    equivalence_margins: tuple[tuple[str, float], ...] = ()
+    equivalence_margins: tuple[tuple[str, float], ...] = field(
+        default=(),
+        metadata=rule(yaml_type="Mapping[str, float]", above=0, doc="TOST margin per metric"),
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.equivalence_margins, Mapping):
             object.__setattr__(self, "equivalence_margins", tuple(sorted(self.equivalence_margins.items())))
         for metric, margin in self.equivalence_margins:
-            if not isinstance(margin, (int, float)) or not margin > 0:
+            if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not margin > 0:
                 raise BatchConfigError(
                     f"equivalence margin for '{metric}' must be a positive number, not {margin!r}"
                 )
-        if self.n_resamples < 100:
-            raise BatchConfigError(f"n_resamples {self.n_resamples}: use at least 100 bootstrap resamples")
-        if not 0.5 < self.confidence_level < 1.0:
-            raise BatchConfigError(f"confidence_level {self.confidence_level}: must lie between 0.5 and 1")
-        if not self.metrics:
-            raise BatchConfigError("metrics: name at least one metric to analyse")
-        if self.worst_k < 1:
-            raise BatchConfigError(f"worst_k {self.worst_k}: must be at least 1")
+        check_instance(self, where="analysis")
 
     def higher_is_better(self, metric: str) -> bool:
         return metric not in self.lower_is_better
@@ -99,23 +103,27 @@ class AnalysisSettings:
 
 @dataclass(frozen=True)
 class ScoringSettings:
-    """Options passed to the metric core for every cell; part of each cell's cache key."""
+    """Options passed to the metric core for every cell; part of each cell's cache key (YAML ``scoring:``)."""
 
-    nsd_tolerance_mm: float = 2.0
-    surface: str = "surfel"
-    hd95: str = "max"
-    resample_pred: bool = False
-    device: str = "auto"
+    nsd_tolerance_mm: float = field(default=2.0, metadata=rule(above=0, doc="NSD tolerance in mm"))
+    surface: str = field(
+        default="surfel", metadata=rule(choices=("surfel", "voxel"), doc="surface definition")
+    )
+    hd95: str = field(default="max", metadata=rule(choices=("max", "pooled"), doc="HD95 definition"))
+    resample_pred: bool = field(
+        default=False, metadata=rule(doc="resample predictions onto the reference grid (nearest)")
+    )
+    trust_gt_geometry: bool = field(
+        default=False, metadata=rule(doc="same voxel matrix, wrong header: copy the reference geometry")
+    )
+    device: str = field(default="auto", metadata=rule(choices=("auto", "cpu", "cuda"), doc="metric device"))
 
     def __post_init__(self) -> None:
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise BatchConfigError(f"device '{self.device}': expected auto, cpu or cuda")
-        if self.surface not in ("surfel", "voxel"):
-            raise BatchConfigError(f"surface '{self.surface}': expected surfel or voxel")
-        if self.hd95 not in ("max", "pooled"):
-            raise BatchConfigError(f"hd95 '{self.hd95}': expected max or pooled")
-        if self.nsd_tolerance_mm <= 0:
-            raise BatchConfigError(f"nsd_tolerance_mm {self.nsd_tolerance_mm}: must be positive")
+        check_instance(self, where="scoring")
+        if self.resample_pred and self.trust_gt_geometry:
+            raise BatchConfigError(
+                "scoring: resample_pred and trust_gt_geometry exclude each other; choose one"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +131,7 @@ class ScoringSettings:
             "surface": self.surface,
             "hd95": self.hd95,
             "resample_pred": self.resample_pred,
+            "trust_gt_geometry": self.trust_gt_geometry,
             "device": self.device,
         }
 
@@ -148,6 +157,8 @@ class CompareConfig:
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1, compare=False)
+    # The YAML file it was read from, if any: an input, though not part of the results.
+    config_path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -163,6 +174,27 @@ class CompareConfig:
             )
         if self.workers < 1:
             raise BatchConfigError(f"workers {self.workers}: must be at least 1")
+
+    def input_paths(self) -> list[tuple[str, Path]]:
+        """Every file and folder the comparison reads, with the config key naming it (output checks)."""
+        paths = [("ground_truth.dir", self.gt_dir)]
+        optional = [
+            ("ground_truth.label_map", self.gt_label_map),
+            ("images.dir", self.image_dir),
+            ("cases", self.cases_csv),
+            ("config", self.config_path),
+        ]
+        for index, model in enumerate(self.models):
+            optional += [
+                (f"models[{index}].dir", model.prediction_dir),
+                (f"models[{index}].label_map", model.label_map),
+            ]
+        optional += [
+            (f"model card of '{card.model}'", Path(card.source))
+            for card in self.analysis.model_cards
+            if Path(card.source).is_file()
+        ]
+        return paths + [(label, path) for label, path in optional if path is not None]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready content, paths as strings; ``workers`` left out since it never changes results."""
@@ -198,74 +230,150 @@ def parse_name_value(text: str, *, option: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+@dataclass(frozen=True)
+class DatasetSection:
+    """YAML ``dataset:``: the evaluated dataset (or just its name as text)."""
+
+    name: str = field(default="", metadata=rule(doc="evaluated dataset, e.g. BraTS/2021/val (contamination)"))
+
+
+@dataclass(frozen=True)
+class GroundTruthSection:
+    """YAML ``ground_truth:``: the reference label images, one per case."""
+
+    dir: Path = field(metadata=rule(doc="folder of reference label images, one per case"))
+    label_map: Path | None = field(default=None, metadata=rule(doc="label map JSON of the references"))
+
+
+@dataclass(frozen=True)
+class ImagesSection:
+    """YAML ``images:``: intensity images by case id, for the worst-case thumbnails."""
+
+    dir: Path | None = field(default=None, metadata=rule(doc="folder of images by case id"))
+
+
+@dataclass(frozen=True)
+class ModelCardSection:
+    """An inline ``models[].card``: what the model declares (a card file may hold more keys)."""
+
+    version: str | int | float = field(default="", metadata=rule(doc="model version"))
+    training_datasets: tuple[str, ...] = field(default=(), metadata=rule(doc="datasets it was trained on"))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One item of YAML ``models:``."""
+
+    name: str = field(metadata=rule(doc="model name, as the report shows it"))
+    dir: Path = field(metadata=rule(doc="folder of its predictions, one file per case"))
+    label_map: Path | None = field(default=None, metadata=rule(doc="label map JSON of its predictions"))
+    card: Path | ModelCardSection | None = field(
+        default=None, metadata=rule(doc="model card: a YAML file or an inline mapping")
+    )
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The layout of a comparison YAML: one field per top-level key, each a section checked by its fields.
+
+    A new section is one line here (``missing: MissingPolicy = field(default_factory=MissingPolicy)``)
+    plus its use in ``load_config``; unknown keys, types and ranges are then checked for it too.
+    """
+
+    ground_truth: GroundTruthSection = field(metadata=rule(doc="the reference labels"))
+    models: tuple[ModelEntry, ...] = field(default=(), metadata=rule(doc="the compared models"))
+    dataset: DatasetSection | str = field(default="", metadata=rule(doc="the evaluated dataset"))
+    images: ImagesSection | None = field(default=None, metadata=rule(doc="images for thumbnails"))
+    cases: Path | None = field(default=None, metadata=rule(doc="case table CSV: case_id, patient_id, ..."))
+    scoring: ScoringSettings = field(default_factory=ScoringSettings, metadata=rule(doc="metric options"))
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings, metadata=rule(doc="statistics"))
+
+
 def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfig:
     """Read a YAML comparison config; relative paths are resolved against the YAML file's folder.
 
-    Keys: ``dataset`` (name), ``ground_truth`` (dir, label_map), ``images`` (dir), ``cases`` (csv),
-    ``models`` (list of name, dir, label_map, card: a YAML path or an inline mapping), ``scoring`` and
-    ``analysis`` (the fields of ScoringSettings and AnalysisSettings). docs/batch.md has an example.
+    Its layout is ``ConfigFile``: every key is checked (unknown ones refused with the nearest valid
+    one), every value's type and range too, each error one line naming the file and the key.
+    docs/batch.md lists every key.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BatchConfigError(f"{path}: config file not found")
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise BatchConfigError(f"{path}: not a readable YAML config ({error})") from None
-    if not isinstance(content, Mapping):
-        raise BatchConfigError(f"{path}: expected a YAML mapping at the top level")
+    source = str(path)
+    content = read_yaml_mapping(path, what="config")
+    layout = section_values(ConfigFile, content, where="", source=source)
     base = path.parent
-    ground_truth = _section(content, "ground_truth", path)
-    if "dir" not in ground_truth:
-        raise BatchConfigError(f"{path}: ground_truth.dir is required")
     models, cards = [], []
-    for index, entry in enumerate(content.get("models") or []):
-        if not isinstance(entry, Mapping) or "name" not in entry or "dir" not in entry:
-            raise BatchConfigError(f"{path}: models[{index}] needs a name and a dir")
-        name = str(entry["name"])
+    for index, entry in enumerate(layout.get("models", ())):
+        name = entry["name"]
         models.append(ModelSource(name, _resolve(base, entry["dir"]), _resolve(base, entry.get("label_map"))))
         card = entry.get("card")
         if isinstance(card, Mapping):
             cards.append(ModelCard.from_mapping(name, card, source=f"{path} (models[{index}].card)"))
         elif card is not None:
             cards.append(ModelCard.load(name, _resolve(base, card)))
-    analysis_section = dict(_section(content, "analysis", path))
-    unknown = set(analysis_section) - set(AnalysisSettings.__dataclass_fields__) - {"model_cards"}
-    scoring_section = _section(content, "scoring", path)
-    unknown |= set(scoring_section) - set(ScoringSettings.__dataclass_fields__)
-    if unknown:
-        raise BatchConfigError(f"{path}: unknown setting '{sorted(unknown)[0]}'")
-    dataset = content.get("dataset", "")
-    dataset_name = dataset.get("name", "") if isinstance(dataset, Mapping) else str(dataset)
-    analysis = AnalysisSettings(
-        dataset_name=dataset_name,
-        **{
-            key: tuple(value) if isinstance(value, list) else value for key, value in analysis_section.items()
-        },
-        model_cards=tuple(cards),
-    )
-    return CompareConfig(
-        gt_dir=_resolve(base, ground_truth["dir"]),
-        gt_label_map=_resolve(base, ground_truth.get("label_map")),
-        image_dir=_resolve(base, _section(content, "images", path).get("dir")),
-        cases_csv=_resolve(base, content.get("cases")),
-        models=tuple(models),
-        scoring=ScoringSettings(**scoring_section),
-        analysis=analysis,
-        workers=workers or os.cpu_count() or 1,
-    )
+    dataset = layout.get("dataset", "")
+    dataset_name = dataset.get("name", "") if isinstance(dataset, Mapping) else dataset
+    ground_truth = layout["ground_truth"]
+    try:
+        scoring = ScoringSettings(**layout.get("scoring", {}))
+        analysis = AnalysisSettings(
+            dataset_name=dataset_name, model_cards=tuple(cards), **layout.get("analysis", {})
+        )
+        return CompareConfig(
+            gt_dir=_resolve(base, ground_truth["dir"]),
+            gt_label_map=_resolve(base, ground_truth.get("label_map")),
+            image_dir=_resolve(base, (layout.get("images") or {}).get("dir")),
+            cases_csv=_resolve(base, layout.get("cases")),
+            models=tuple(models),
+            scoring=scoring,
+            analysis=analysis,
+            workers=workers or os.cpu_count() or 1,
+            config_path=path,
+        )
+    except BatchConfigError as error:
+        raise BatchConfigError(f"{path}: {error}") from None
+
+
+def read_yaml_mapping(path: Path, *, what: str) -> Mapping[str, Any]:
+    """A YAML file's top-level mapping; a missing file, bad YAML or a key given twice is one line."""
+    if not path.is_file():
+        raise BatchConfigError(f"{path}: {what} file not found")
+    try:
+        content = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
+    except (OSError, UnicodeDecodeError) as error:
+        raise BatchConfigError(f"{path}: not a readable YAML {what} ({error})") from None
+    except yaml.YAMLError as error:
+        raise BatchConfigError(f"{path}: not valid YAML ({_yaml_problem(error)})") from None
+    if not isinstance(content, Mapping):
+        raise BatchConfigError(f"{path}: expected a YAML mapping at the top level")
+    return content
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping naming one key twice is an error, not the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line from a PyYAML error: the problem and where (PyYAML's own message spans several lines)."""
+    problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def model_cards_from_flags(values: Sequence[str]) -> tuple[ModelCard, ...]:
     """``--model-card NAME=YAML`` values as cards."""
     return tuple(ModelCard.load(*parse_name_value(value, option="--model-card")) for value in values)
-
-
-def _section(content: Mapping[str, Any], key: str, path: Path) -> Mapping[str, Any]:
-    section = content.get(key) or {}
-    if not isinstance(section, Mapping):
-        raise BatchConfigError(f"{path}: '{key}' must be a mapping")
-    return section
 
 
 def _resolve(base: Path, value: Any) -> Path | None:

@@ -3,7 +3,7 @@
 Real data (../shared/data) holds one case per study, so those reports are descriptive (per-structure
 scores, failure modes, imputation, worst slices; no intervals). The SYNTHETIC phantom cohort always runs
 too, so the statistics (intervals, tests, ranking, contamination, power, slices) are shown on N > 1.
-Real files are never copied: each study's inputs are symbolic links under OUT/<study>/inputs.
+Real files are never copied: each study's inputs are symbolic links under OUT/inputs/<study>.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = []
     for study in demo_studies(shared_data):
-        config = study.build(out_dir / study.name / "inputs")
+        # Inputs beside the study folders, never inside: each study folder is replaced as a whole.
+        config = study.build(out_dir / "inputs" / study.name)
         config = replace(
             config,
             analysis=replace(config.analysis, n_resamples=n_resamples),

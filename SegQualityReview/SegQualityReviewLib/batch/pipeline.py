@@ -1,14 +1,22 @@
 """The compare and analyze flows: score (or read) the long table, analyse it, write cases.csv, results.json
-and report.html into one output folder."""
+and report.html into one output folder.
+
+The output folder is replaced as a whole (``io.outputs.replaced_folder``): everything is written into a
+staging folder beside it and swapped in at the end, so it holds either the previous complete run or the
+new one, never a mixture or a half-written file. The per-cell score cache lives beside it, in
+``.<name>.cache`` (``cache_folder``), so it survives the swap and a killed run resumes from it.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..io.outputs import check_output_path, replaced_folder, sibling
 from .analysis import analyze_table
 from .cache import ScoreCache, file_sha256
 from .cases import Case, match_cases
@@ -20,7 +28,10 @@ from .scoring import ProgressCallback, build_tasks, score_all
 
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
-CACHE_FOLDER = ".cache"
+# Everything a run writes into its output folder; a folder holding anything else is never replaced.
+OUTPUT_FILES = (SCORES_FILE, RESULTS_FILE, REPORT_FILE)
+# Where versions before the atomic output folder kept the cache (moved beside the folder on first use).
+LEGACY_CACHE_FOLDER = ".cache"
 # Progress fractions of a compare run: scoring fills [0, SCORING_SHARE], then the analysis and the report.
 SCORING_SHARE = 0.75
 ANALYSIS_AT = 0.8
@@ -38,6 +49,11 @@ class RunOutputs:
     results: dict[str, Any]
 
 
+def cache_folder(out_dir: str | Path) -> Path:
+    """The per-cell score cache of the runs into ``out_dir``: ``.<name>.cache`` beside it."""
+    return sibling(Path(out_dir), "cache")
+
+
 def run_compare(
     config: CompareConfig,
     out_dir: str | Path,
@@ -47,47 +63,52 @@ def run_compare(
     title: str = "",
     description: str = "",
 ) -> RunOutputs:
-    """Score every case x model x structure (cached under OUT/.cache), analyse, and write the outputs.
+    """Score every case x model x structure (cached beside OUT), analyse, and write the outputs.
 
     ``progress`` shows a tqdm bar on stderr; ``on_progress(fraction, message)`` is called as cells finish
-    (fractions up to 0.75), before the analysis and the report, and with 1.0 at the end.
+    (fractions up to 0.75), before the analysis and the report, and with 1.0 at the end. ``out_dir`` must
+    not hold any input, and may hold only what an earlier run wrote (it is replaced as a whole).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cases, unmatched = match_cases(config)
-    tasks, file_hashes = build_tasks(config, cases)
+    check_output_path(out_dir, option="output folder", inputs=config.input_paths(), folder=True)
+    cache = ScoreCache(_cache_for(out_dir))
+    with replaced_folder(out_dir, owned_names=OUTPUT_FILES) as staging:
+        cases, unmatched = match_cases(config)
+        tasks, file_hashes = build_tasks(config, cases)
 
-    def scoring_progress(fraction: float, message: str) -> None:
-        if on_progress is not None:
-            on_progress(SCORING_SHARE * fraction, message)
+        def scoring_progress(fraction: float, message: str) -> None:
+            if on_progress is not None:
+                on_progress(SCORING_SHARE * fraction, message)
 
-    results = score_all(
-        tasks,
-        ScoreCache(out_dir / CACHE_FOLDER),
-        workers=config.workers,
-        progress=progress,
-        on_progress=scoring_progress,
-    )
-    table = check_long_table(long_table_from_results(results, cases), source="the scored cells")
-    notes = {
-        "imputed_cells": [
-            {"case_id": r.case_id, "model": r.model, "note": r.note} for r in results if r.note
-        ],
-        "unmatched_predictions": unmatched,
-    }
-    return _analyse_and_write(
-        table,
-        config.analysis,
-        out_dir,
-        config=config.as_dict(),
-        file_hashes=file_hashes,
-        notes=notes,
-        cases=cases,
-        config_obj=config,
-        title=title,
-        description=description,
-        on_progress=on_progress,
-    )
+        results = score_all(
+            tasks,
+            cache,
+            workers=config.workers,
+            progress=progress,
+            on_progress=scoring_progress,
+        )
+        table = check_long_table(long_table_from_results(results, cases), source="the scored cells")
+        notes = {
+            "imputed_cells": [
+                {"case_id": r.case_id, "model": r.model, "note": r.note} for r in results if r.note
+            ],
+            "unmatched_predictions": unmatched,
+        }
+        results_content = _analyse_and_write(
+            table,
+            config.analysis,
+            staging,
+            config=config.as_dict(),
+            file_hashes=file_hashes,
+            notes=notes,
+            cases=cases,
+            config_obj=config,
+            title=title,
+            description=description,
+            on_progress=on_progress,
+        )
+    _done(on_progress)
+    return _outputs(out_dir, results_content)
 
 
 def run_analyze(
@@ -100,22 +121,24 @@ def run_analyze(
 ) -> RunOutputs:
     """Analyse a long-format table from elsewhere (the same analysis as compare, no thumbnails)."""
     scores_path = Path(scores_path)
-    table = read_long_table(scores_path)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_path(out_dir, option="output folder", inputs=[("score table", scores_path)], folder=True)
+    table = read_long_table(scores_path)
     config = {"scores": str(scores_path), "analysis": settings.as_dict()}
-    return _analyse_and_write(
-        table,
-        settings,
-        out_dir,
-        config=config,
-        file_hashes={str(scores_path): file_sha256(scores_path)},
-        notes={"imputed_cells": [], "unmatched_predictions": {}},
-        cases=None,
-        config_obj=None,
-        title=title,
-        description=description,
-    )
+    with replaced_folder(out_dir, owned_names=OUTPUT_FILES) as staging:
+        results_content = _analyse_and_write(
+            table,
+            settings,
+            staging,
+            config=config,
+            file_hashes={str(scores_path): file_sha256(scores_path)},
+            notes={"imputed_cells": [], "unmatched_predictions": {}},
+            cases=None,
+            config_obj=None,
+            title=title,
+            description=description,
+        )
+    return _outputs(out_dir, results_content)
 
 
 def _analyse_and_write(
@@ -131,7 +154,8 @@ def _analyse_and_write(
     title: str,
     description: str,
     on_progress: ProgressCallback | None = None,
-) -> RunOutputs:
+) -> dict[str, Any]:
+    """Write the three outputs into ``out_dir`` (the staging folder); the results.json content."""
     report_progress = on_progress or (lambda fraction, message: None)
     scores_path = out_dir / SCORES_FILE
     write_long_table(table, scores_path)
@@ -147,9 +171,7 @@ def _analyse_and_write(
         file_hashes=file_hashes,
         run_notes=notes,
     )
-    results_path = out_dir / RESULTS_FILE
-    write_results(results, results_path)
-    report_path = out_dir / REPORT_FILE
+    write_results(results, out_dir / RESULTS_FILE)
     report_progress(REPORT_AT, "writing the report")
     write_report(
         ReportInputs(
@@ -160,7 +182,25 @@ def _analyse_and_write(
             title=title,
             description=description,
         ),
-        report_path,
+        out_dir / REPORT_FILE,
     )
-    report_progress(1.0, "done")
-    return RunOutputs(out_dir, scores_path, results_path, report_path, results)
+    return results
+
+
+def _outputs(out_dir: Path, results: dict[str, Any]) -> RunOutputs:
+    return RunOutputs(out_dir, out_dir / SCORES_FILE, out_dir / RESULTS_FILE, out_dir / REPORT_FILE, results)
+
+
+def _done(on_progress: ProgressCallback | None) -> None:
+    # "done" only once the new outputs are in place.
+    if on_progress is not None:
+        on_progress(1.0, "done")
+
+
+def _cache_for(out_dir: Path) -> Path:
+    """The cache folder beside ``out_dir``, taking over the one an older version kept inside it."""
+    cache = cache_folder(out_dir)
+    legacy = out_dir / LEGACY_CACHE_FOLDER
+    if legacy.is_dir() and not cache.exists():
+        os.rename(legacy, cache)
+    return cache

@@ -121,6 +121,7 @@ def score_cell(task: CellTask) -> CellResult:
             reference=gt.geometry,
             reference_name=str(task.gt_path),
             resample=options["resample_pred"],
+            trust_reference_geometry=options.get("trust_gt_geometry", False),
         )
         scores = score_structure_sets(pred, gt, **metric_options)
     except (SegQualityError, RuntimeError, ValueError, MemoryError) as error:

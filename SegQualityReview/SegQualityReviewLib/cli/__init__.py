@@ -1,9 +1,16 @@
-"""The ``segquality`` command line: one module per sub-command, each with ``add_parser`` and ``run``."""
+"""The ``segquality`` command line: one module per sub-command, each with ``add_parser`` and ``run``.
+
+Every error a user can cause ends as one line on stderr and exit code 2: a ``SegQualityError`` from the
+core, a usage error from argparse, or an operating-system error (a file that cannot be written). Warnings
+of the core (logged under ``SegQualityReviewLib``) are one line each too. Building the parser imports no
+command's dependencies (torch, pandas, matplotlib), so ``--help`` is fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from typing import Sequence
 
@@ -22,10 +29,18 @@ COMMAND_MODULES = (
     "train_estimator",
     "eval_estimator",
 )
+USAGE_ERROR = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line (the usage is what ``--help`` is for)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="segquality",
         description="Score, estimate and compare medical image segmentations (SegQualityReview core).",
     )
@@ -37,16 +52,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run one sub-command; a ``SegQualityError`` becomes one line on stderr and exit code 2."""
+    """Entry point: run one sub-command; a user error becomes one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
+    prefix = f"segquality {args.command}"
+    warnings = _WarningLines(prefix)
+    logging.getLogger("SegQualityReviewLib").addHandler(warnings)
     try:
         return int(args.run(args) or 0)
     except SegQualityError as error:
-        print(f"segquality {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        print(f"{prefix}: error: {one_line(str(error))}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as error:
+        # A file that cannot be read or written (disk full, permissions): the file and the reason, no trace.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"{prefix}: error: {one_line(where + (error.strerror or str(error)))}", file=sys.stderr)
+        return USAGE_ERROR
     except KeyboardInterrupt:
-        print(f"segquality {args.command}: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logging.getLogger("SegQualityReviewLib").removeHandler(warnings)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a file name holding a line break must not split a message in two."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class _WarningLines(logging.Handler):
+    """Prints each warning of the core as ``segquality <command>: warning: <message>`` on stderr."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(level=logging.WARNING)
+        self.prefix = prefix
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"{self.prefix}: warning: {one_line(record.getMessage())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

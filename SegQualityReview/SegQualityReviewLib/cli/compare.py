@@ -19,6 +19,7 @@ from ..batch.config import (
 )
 from ..batch.errors import BatchConfigError
 from ..errors import SegQualityError
+from .arguments import fraction, positive_integer, positive_number
 
 
 def add_parser(subparsers) -> None:
@@ -46,12 +47,18 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--cases", type=Path, help="case table CSV: case_id, patient_id and metadata columns")
     parser.add_argument(
-        "--nsd-tolerance", type=float, default=None, metavar="MM", help="NSD tolerance (default 2)"
+        "--nsd-tolerance", type=positive_number, default=None, metavar="MM", help="NSD tolerance (default 2)"
     )
     parser.add_argument("--surface", choices=("surfel", "voxel"), default=None, help="surface definition")
     parser.add_argument("--hd95", choices=("max", "pooled"), default=None, help="HD95 definition")
-    parser.add_argument(
+    geometry = parser.add_mutually_exclusive_group()
+    geometry.add_argument(
         "--resample-pred", action="store_true", help="resample predictions onto the reference grid (nearest)"
+    )
+    geometry.add_argument(
+        "--trust-gt-geometry",
+        action="store_true",
+        help="predictions on the reference's voxel matrix with a wrong header: copy the reference geometry",
     )
     parser.add_argument(
         "--device",
@@ -61,7 +68,10 @@ def add_parser(subparsers) -> None:
     )
     add_analysis_arguments(parser)
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+        "--workers",
+        type=positive_integer,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: CPUs)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -82,10 +92,10 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset-name", help="evaluated dataset, e.g. BraTS/2021/val (for contamination)")
     parser.add_argument("--metrics", help="comma-separated metrics to analyse (default dice,nsd,hd95)")
     parser.add_argument("--lower-is-better", help="comma-separated metrics where lower is better")
-    parser.add_argument("--n-resamples", type=int, help="bootstrap resamples B (default 10000)")
+    parser.add_argument("--n-resamples", type=positive_integer, help="bootstrap resamples B (default 10000)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--level", type=float, help="confidence level (default 0.95)")
-    parser.add_argument("--worst-k", type=int, help="worst cases listed per model (default 5)")
+    parser.add_argument("--level", type=fraction, help="confidence level (default 0.95)")
+    parser.add_argument("--worst-k", type=positive_integer, help="worst cases listed per model (default 5)")
     parser.add_argument(
         "--equivalence-margin",
         action="append",
@@ -179,6 +189,7 @@ def _config(args: argparse.Namespace) -> CompareConfig:
         surface=args.surface or scoring.surface,
         hd95=args.hd95 or scoring.hd95,
         resample_pred=scoring.resample_pred or args.resample_pred,
+        trust_gt_geometry=scoring.trust_gt_geometry or args.trust_gt_geometry,
         device=args.device or scoring.device,
     )
     return replace(config, scoring=scoring, analysis=analysis_settings(args, config.analysis))

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from ..io.outputs import check_output_path
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..batch.demo import DEMO_RESAMPLES, default_shared_data, run_demo
 
     shared_data = None if args.synthetic_only else (args.shared_data or default_shared_data())
+    check_output_path(args.out, option="--out", inputs=[("--shared-data", shared_data)], folder=True)
     runs = run_demo(
         args.out,
         shared_data=shared_data,

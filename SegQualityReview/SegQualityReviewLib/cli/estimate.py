@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-import torch
+from ..io.outputs import check_output_path
+from .arguments import fraction
 
 
 def add_parser(subparsers) -> None:
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--other-labels", type=Path, help="label map JSON shared by the --other-seg files")
     parser.add_argument(
-        "--threshold", type=float, default=0.7, help="flag structures predicted below this Dice"
+        "--threshold", type=fraction, default=0.7, help="flag structures predicted below this Dice"
     )
     parser.add_argument("--weights", type=Path, help="estimator weights (.safetensors); default: shipped")
     parser.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto")
@@ -51,12 +52,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import read_structure_folder, read_structures, read_volume
-    from ..quality import estimate_quality
+    from ..io import check_finite_volume, read_structure_folder, read_structures, read_volume
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    slices_path = args.slices_out or args.out.with_suffix(".slices.json")
+    inputs = [("--image", args.image), ("--seg", args.seg), ("--labels", args.labels),
+              ("--other-labels", args.other_labels), ("--weights", args.weights),
+              *(("--other-seg", path) for path in args.other_seg)]  # fmt: skip
+    check_output_path(args.out, option="--out", inputs=inputs)
+    check_output_path(slices_path, option="--slices-out", inputs=[*inputs, ("--out", args.out)])
     volume = read_volume(args.image)
+    check_finite_volume(volume)
 
     def read(path: Path, labels: Path | None):
         if path.is_dir():
@@ -67,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
 
     structures = read(args.seg, args.labels)
     others = [read(path, args.other_labels) for path in args.other_seg]
+    # torch and the estimator load only once the inputs are known to be good (they take seconds).
+    import torch
+
+    from ..quality import estimate_quality
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     def report(fraction: float, name: str) -> None:
         print(f"progress {fraction:.3f} {name}", flush=True)
@@ -89,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
         writer.writeheader()
         for estimate in estimates:
             writer.writerow(estimate.as_row())
-    slices_path = args.slices_out or args.out.with_suffix(".slices.json")
     side = {
         e.structure: [{"slice": z, "predicted_dice": round(p, 4)} for z, p in e.slice_scores]
         for e in estimates

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
+from ..io.outputs import check_output_path
+from .arguments import fraction
 from .train_estimator import add_case_source
 
 
@@ -25,18 +25,22 @@ def add_parser(subparsers) -> None:
     add_case_source(parser)
     parser.add_argument("--weights", type=Path, help="estimator weights (.safetensors); default: shipped")
     parser.add_argument("--report", required=True, type=Path, help="folder for evaluation.json and plots")
-    parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--threshold", type=fraction, default=0.7)
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic edits")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 was fastest on 2 cores)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from ..quality.cases import cases_from
     from ..quality.pipeline import evaluate_estimator
     from ..quality.samples import SampleOptions
     from ..quality.weights import load_bundle
 
+    inputs = [("--weights", args.weights), ("--cases", args.cases), ("--shared-data", args.shared_data)]
+    check_output_path(args.report, option="--report", inputs=inputs, folder=True)
     torch.set_num_threads(args.threads)
     cases = cases_from(shared_data=args.shared_data, case_file=args.cases)
     report = evaluate_estimator(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..segmenters.registry import available_models
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,6 +15,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..segmenters.registry import available_models
+
     infos = available_models()
     width = max(len(info.name) for info in infos)
     for info in infos:

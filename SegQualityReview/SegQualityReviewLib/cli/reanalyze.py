@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .arguments import non_negative_number
+
 # Differences listed on stderr before the count of the rest.
 _SHOWN = 20
 
@@ -22,18 +24,30 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("results", type=Path, help="results.json written by compare, analyze or demo")
     parser.add_argument(
-        "--tolerance", type=float, default=1e-9, help="relative tolerance per number (default 1e-9)"
+        "--tolerance",
+        type=non_negative_number,
+        default=1e-9,
+        help="relative tolerance per number (default 1e-9)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch.results import reanalyze
+    from ..batch.results import check_results
 
-    differences = reanalyze(args.results, rel_tolerance=args.tolerance)
+    checked = check_results(args.results, rel_tolerance=args.tolerance)
+    if checked.absent_files:
+        shown = ", ".join(checked.absent_files[:3]) + (" ..." if len(checked.absent_files) > 3 else "")
+        print(
+            f"{args.results}: note: {len(checked.absent_files)} recorded input file(s) are not here, so their "
+            f"hashes were not checked: {shown}",
+            file=sys.stderr,
+        )
+    differences = checked.differences
     if not differences:
         print(
-            f"{args.results}: every number reproduced within relative tolerance {args.tolerance:g}",
+            f"{args.results}: every number reproduced within relative tolerance {args.tolerance:g}, and the "
+            "config hash, file hashes and imputation notes agree",
             file=sys.stderr,
         )
         return 0
@@ -44,5 +58,5 @@ def run(args: argparse.Namespace) -> int:
         )
     if len(differences) > _SHOWN:
         print(f"... and {len(differences) - _SHOWN} more", file=sys.stderr)
-    print(f"{args.results}: {len(differences)} number(s) differ beyond tolerance", file=sys.stderr)
+    print(f"{args.results}: {len(differences)} entry(ies) differ", file=sys.stderr)
     return 1

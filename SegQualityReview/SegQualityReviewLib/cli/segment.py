@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..process.progress_lines import ProcessEvent, format_progress
-from ..process.segment_job import SegmentationJob, SegmentationRequest
+from ..errors import InputFileError
+from ..io.outputs import check_output_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +35,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..process.progress_lines import ProcessEvent, format_progress
+    from ..process.segment_job import SegmentationJob, SegmentationRequest
+    from ..segmenters.output import label_map_path_for
+
+    if not args.image.exists():
+        raise InputFileError(f"{args.image}: file not found")
+    inputs = [("--image", args.image), ("--model-config", args.model_config)]
+    if args.model.startswith("masks:"):
+        inputs.append(("--model", Path(args.model[len("masks:") :])))
+    check_output_path(args.out, option="--out", inputs=inputs)
+    check_output_path(label_map_path_for(args.out), option="--out's label map", inputs=inputs)
     request = SegmentationRequest(
         image=args.image, model=args.model, out=args.out, model_config=args.model_config, device=args.device
     )

@@ -6,9 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from ..errors import InputFileError
+from ..io.outputs import check_output_path
 
 
 def add_parser(subparsers) -> None:
@@ -73,6 +72,8 @@ def add_case_source(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from ..quality.cases import cases_from
     from ..quality.encoding import EncodingConfig
     from ..quality.model import ModelConfig
@@ -80,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     from ..quality.samples import SampleOptions
     from ..quality.training import TrainingOptions
 
+    inputs = [("--init-weights", args.init_weights), ("--pretrained", args.pretrained), ("--cases", args.cases),
+              ("--shared-data", args.shared_data)]  # fmt: skip
+    check_output_path(args.out, option="--out", inputs=inputs)
+    check_output_path(args.report, option="--report", inputs=inputs, folder=True)
     torch.set_num_threads(args.threads)
     if args.init_weights is not None and not args.init_weights.is_file():
         raise InputFileError(f"{args.init_weights}: --init-weights file not found")

@@ -2,7 +2,7 @@
 
 from .geometry import Geometry, check_same_geometry, radiological_axial, same_voxel_centres
 from .labelmaps import LabelMap, normalize_structure_name
-from .readers import read_image, read_structure_folder, read_structures, read_volume
+from .readers import check_finite_volume, read_image, read_structure_folder, read_structures, read_volume
 from .structures import StructurePair, StructureSet, Volume, pair_structures
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "StructurePair",
     "StructureSet",
     "Volume",
+    "check_finite_volume",
     "check_same_geometry",
     "same_voxel_centres",
     "normalize_structure_name",

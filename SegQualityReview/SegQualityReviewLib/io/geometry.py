@@ -134,13 +134,30 @@ def check_same_geometry(
     second_name: str,
     spacing_tolerance_mm: float = 1e-3,
 ) -> None:
-    """Raise ``GeometryMismatchError`` naming both files and every difference when the grids disagree."""
+    """Raise ``GeometryMismatchError`` naming both files and every difference when the grids disagree.
+
+    The message offers the remedy that fits: on the same voxel matrix with another spacing, the headers
+    disagree about one array (resampling would compare different anatomy), so it offers
+    ``--trust-gt-geometry``; on different matrices, ``--resample-pred``.
+    """
     found = first.differences(second, spacing_tolerance_mm=spacing_tolerance_mm)
-    if found:
-        raise GeometryMismatchError(
-            f"{first_name} and {second_name} are not on the same voxel grid: {'; '.join(found)} "
-            "(use --resample-pred to resample the prediction onto the reference grid, nearest neighbour)"
+    if not found:
+        return
+    if first.size != second.size:
+        remedy = "use --resample-pred to resample the prediction onto the reference grid, nearest neighbour"
+    elif any(abs(a - b) > spacing_tolerance_mm for a, b in zip(first.spacing, second.spacing)):
+        remedy = (
+            "the headers disagree about the same voxel matrix, so resampling would compare different anatomy; "
+            "if the prediction was saved with a wrong header, --trust-gt-geometry gives it the reference's geometry"
         )
+    else:
+        remedy = (
+            "the voxel matrix is the same; if the prediction's header is wrong, --trust-gt-geometry gives it the "
+            "reference's geometry, if it really lies elsewhere, --resample-pred resamples it (nearest neighbour)"
+        )
+    raise GeometryMismatchError(
+        f"{first_name} and {second_name} are not on the same voxel grid: {'; '.join(found)} ({remedy})"
+    )
 
 
 def _fmt(values: Sequence[float]) -> str:

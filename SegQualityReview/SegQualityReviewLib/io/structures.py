@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..errors import LabelMapError
 from .geometry import Geometry
-from .labelmaps import LabelMap, normalize_structure_name
+from .labelmaps import LabelMap, normalize_structure_name, same_name_message
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,17 @@ class StructureSet:
     ``layers`` are integer arrays indexed (z, y, x); ``locations`` maps each structure name to its
     (layer index, label value). A multi-label file is one layer; a folder of binary masks, or a
     Slicer ``.seg.nrrd`` with overlapping segments, has several, so structures may overlap.
+
+    ``implicit_labels`` marks a label image read without a label map: it declares every label value,
+    so ``label_<v>`` is found (with an empty mask) even where the image holds no voxel of value v. An
+    empty prediction is then ``empty_pred`` (Dice 0) against a reference, never ``not_supported``.
     """
 
     layers: tuple[np.ndarray, ...]
     locations: Mapping[str, tuple[int, int]]
     geometry: Geometry
     source: str
+    implicit_labels: bool = False
 
     @classmethod
     def from_label_array(
@@ -46,12 +52,15 @@ class StructureSet:
     ) -> StructureSet:
         """Structures of one multi-label (z, y, x) array; without a label map, every value is ``label_<v>``."""
         present = np.unique(labels)
+        implicit = label_map is None
         if label_map is None:
             label_map = LabelMap.default_for(present, source=source)
         else:
             label_map.check_values(present, image_name=source)
         locations = {name: (0, value) for value, name in sorted(label_map.names_by_value.items())}
-        return cls(layers=(labels,), locations=locations, geometry=geometry, source=source)
+        return cls(
+            layers=(labels,), locations=locations, geometry=geometry, source=source, implicit_labels=implicit
+        )
 
     @classmethod
     def from_masks(
@@ -59,6 +68,11 @@ class StructureSet:
     ) -> StructureSet:
         """Structures given as one boolean (z, y, x) mask each; they may overlap."""
         names = list(masks)
+        seen: dict[str, str] = {}
+        for name in names:
+            other = seen.setdefault(normalize_structure_name(name), name)
+            if other != name:
+                raise LabelMapError(same_name_message(source, f"masks '{other}'", f"'{name}'"))
         layers = tuple(np.asarray(masks[name], dtype=bool).view(np.uint8) for name in names)
         for name, layer in zip(names, layers):
             if layer.shape != geometry.array_shape:
@@ -82,6 +96,8 @@ class StructureSet:
         for own in self.locations:
             if normalize_structure_name(own) == key:
                 return own
+        if self.implicit_labels and _implicit_value(key) is not None:
+            return f"label_{_implicit_value(key)}"
         return None
 
     def mask(self, name: str) -> np.ndarray:
@@ -89,7 +105,7 @@ class StructureSet:
         own = self.find(name)
         if own is None:
             raise LabelMapError(f"{self.source}: no structure named '{name}'")
-        layer, value = self.locations[own]
+        layer, value = self.locations.get(own) or (0, _implicit_value(normalize_structure_name(own)))
         return self.layers[layer] == value
 
     def masks(self, names: Sequence[str]) -> np.ndarray:
@@ -123,3 +139,9 @@ def pair_structures(pred: StructureSet, gt: StructureSet) -> list[StructurePair]
         if normalize_structure_name(name) not in paired
     ]
     return pairs
+
+
+def _implicit_value(key: str) -> int | None:
+    """The label value v of a normalised ``label_<v>`` name, or None."""
+    found = re.fullmatch(r"label0*(\d+)", key)
+    return int(found.group(1)) if found and int(found.group(1)) > 0 else None

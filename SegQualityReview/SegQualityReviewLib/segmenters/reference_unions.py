@@ -12,7 +12,8 @@ import numpy as np
 
 from ..io import StructureSet, normalize_structure_name
 
-# Regular expressions over normalised TotalSegmentator names (v1 and v2) that make up each coarse structure.
+# Regular expressions over TotalSegmentator names (v1 and v2), lower case with "_" between words, that make
+# up each coarse structure.
 TOTALSEGMENTATOR_UNIONS: dict[str, tuple[str, ...]] = {
     "lung_left": (r"lung_(upper|lower)_lobe_left",),
     "lung_right": (r"lung_(upper|middle|lower)_lobe_right",),
@@ -30,13 +31,21 @@ TOTALSEGMENTATOR_UNIONS: dict[str, tuple[str, ...]] = {
 
 def member_names(structure: str, available: tuple[str, ...]) -> tuple[str, ...]:
     """The names among ``available`` that make up ``structure`` (itself when it is no union)."""
-    patterns = TOTALSEGMENTATOR_UNIONS.get(normalize_structure_name(structure))
+    key = normalize_structure_name(structure)
+    patterns = _UNIONS_BY_KEY.get(key)
     if patterns is None:
-        key = normalize_structure_name(structure)
         return tuple(name for name in available if normalize_structure_name(name) == key)
-    return tuple(
-        name for name in available if any(re.fullmatch(p, normalize_structure_name(name)) for p in patterns)
-    )
+    return tuple(name for name in available if any(re.fullmatch(p, _underscored(name)) for p in patterns))
+
+
+# The unions by matching key; the patterns read names with their word separators kept, as "_".
+_UNIONS_BY_KEY = {
+    normalize_structure_name(name): patterns for name, patterns in TOTALSEGMENTATOR_UNIONS.items()
+}
+
+
+def _underscored(name: str) -> str:
+    return re.sub(r"[\s\-_]+", "_", name.strip().lower())
 
 
 def union_mask(structures: StructureSet, structure: str) -> np.ndarray | None:
