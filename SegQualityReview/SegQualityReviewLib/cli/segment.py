@@ -8,6 +8,15 @@ from pathlib import Path
 
 from ..process.progress_lines import ProcessEvent, format_progress
 from ..process.segment_job import SegmentationJob, SegmentationRequest
+from ..segmenters.box_prompts import (
+    DEFAULT_MARGIN_PX,
+    DEFAULT_PROPAGATION,
+    MODALITY_CHOICES,
+    PROPAGATION_CHOICES,
+    MedSAMPrompt,
+    VoxelBox,
+    parse_ras_corners,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,12 +40,80 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=3600.0, help="seconds before the run is stopped (3600)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_medsam_options(parser)
     parser.set_defaults(run=run)
+
+
+def _add_medsam_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "medsam prompt",
+        "One box prompt for --model medsam; OUT's .medsam.json then records the box used on each slice.",
+    )
+    group.add_argument(
+        "--box",
+        metavar="I0,J0,K0,I1,J1,K1",
+        help="3D box of inclusive voxel indices in ITK order (i column, j row, k slice; from 0)",
+    )
+    group.add_argument(
+        "--box-ras",
+        metavar="R0,A0,S0,R1,A1,S1",
+        help="3D box by two opposite corners in mm, RAS world coordinates as Slicer shows them (LPS with x, y "
+        "negated); covers the voxels whose centres lie inside. Write --box-ras=-12.5,... for a leading minus",
+    )
+    group.add_argument(
+        "--boxes-from", type=Path, metavar="SEG", help="prompt each slice with SEG's box of --structure"
+    )
+    group.add_argument(
+        "--boxes-labels",
+        type=Path,
+        metavar="JSON",
+        help="label map of --boxes-from (default: SEG's .labels.json)",
+    )
+    group.add_argument(
+        "--structure", metavar="NAME", help="the structure's name (output; with --boxes-from also the input)"
+    )
+    group.add_argument(
+        "--propagation",
+        choices=PROPAGATION_CHOICES,
+        help=f"3D boxes: grow from the middle slice, or the same box on every slice ({DEFAULT_PROPAGATION})",
+    )
+    group.add_argument(
+        "--box-margin",
+        type=int,
+        metavar="PX",
+        help=f"pixels added around each propagated or segment box ({DEFAULT_MARGIN_PX})",
+    )
+    group.add_argument(
+        "--modality", choices=MODALITY_CHOICES, help="intensity mapping: CT window, MR percentiles (auto)"
+    )
+
+
+def _medsam_prompt(args: argparse.Namespace) -> MedSAMPrompt | None:
+    """The prompt the medsam options describe, or None when none is given."""
+    options = (args.box, args.box_ras, args.boxes_from, args.boxes_labels, args.structure)
+    options += (args.propagation, args.box_margin, args.modality)
+    if all(option is None for option in options):
+        return None
+    return MedSAMPrompt(
+        box=None if args.box is None else VoxelBox.parse(args.box),
+        box_ras=None if args.box_ras is None else parse_ras_corners(args.box_ras),
+        boxes_from=args.boxes_from,
+        boxes_labels=args.boxes_labels,
+        structure=args.structure,
+        propagation=args.propagation or DEFAULT_PROPAGATION,
+        margin_px=DEFAULT_MARGIN_PX if args.box_margin is None else args.box_margin,
+        modality=args.modality or "auto",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     request = SegmentationRequest(
-        image=args.image, model=args.model, out=args.out, model_config=args.model_config, device=args.device
+        image=args.image,
+        model=args.model,
+        out=args.out,
+        model_config=args.model_config,
+        device=args.device,
+        prompt=_medsam_prompt(args),
     )
 
     def show(event: ProcessEvent) -> None:
