@@ -214,3 +214,14 @@ def test_a_box_prompt_for_another_model_and_an_output_over_the_segment_are_refus
     )
     assert code == 2 and "would overwrite the prompt's segment" in capsys.readouterr().err
     assert fingerprint(copy) == before
+
+
+def test_a_worker_that_changes_the_prompts_segment_is_caught(brain1, tmp_path):
+    image, label, _ = brain1
+    copy = tmp_path / "label.nrrd"
+    copy.write_bytes(label.read_bytes())
+    prompt = MedSAMPrompt(boxes_from=copy, structure="label_1")
+    request = SegmentationRequest(image=image, model="medsam", out=tmp_path / "S.nii.gz", prompt=prompt)
+    vandal = [sys.executable, "-c", "import sys; open(sys.argv[1], 'ab').write(b'x')", str(copy)]
+    with pytest.raises(SegmentationProcessError, match=r"label\.nrrd: the input changed while the model ran"):
+        SegmentationJob(request, command_builder=lambda out: vandal).run(timeout_s=60)

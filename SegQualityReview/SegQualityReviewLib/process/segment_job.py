@@ -100,7 +100,7 @@ class SegmentationJob:
         self._command_builder = command_builder or (lambda out: request.worker_command(out, python=python))
         self._workspace: Path | None = None
         self._runner: ProcessRunner | None = None
-        self._input_fingerprint = ""
+        self._input_fingerprint: dict[Path, str] = {}
         self._timeout_s: float | None = None
 
     @property
@@ -190,12 +190,13 @@ class SegmentationJob:
             + (f"; last output: {tail}" if tail else "")
         )
 
-    def _fingerprint_inputs(self) -> str:
-        return "/".join(fingerprint(path) for path in self.request.input_paths)
+    def _fingerprint_inputs(self) -> dict[Path, str]:
+        return {path: fingerprint(path) for path in self.request.input_paths}
 
     def _check_input_untouched(self) -> None:
-        if self._fingerprint_inputs() != self._input_fingerprint:
-            raise SegmentationProcessError(f"{self.request.image}: the input changed while the model ran")
+        for path, digest in self._fingerprint_inputs().items():
+            if digest != self._input_fingerprint[path]:
+                raise SegmentationProcessError(f"{path}: the input changed while the model ran")
 
     def _check_output_geometry(self) -> None:
         out = self._temporary_out

@@ -105,7 +105,12 @@ class SliceEmbeddings:
 
     @classmethod
     def for_volume(
-        cls, volume: Volume, *, device: str = "auto", modality: str = "auto", cache: MutableMapping | None = None
+        cls,
+        volume: Volume,
+        *,
+        device: str = "auto",
+        modality: str = "auto",
+        cache: MutableMapping | None = None,
     ) -> SliceEmbeddings:
         """Prepare ``volume`` and load LiteMedSAM on ``device``; nothing is encoded yet."""
         image, resolved = prepare_image(volume, modality=modality)
@@ -182,7 +187,10 @@ def _decode(embeddings: SliceEmbeddings, slices: Sequence[int], boxes: Sequence[
         mask[k] = slice_mask
         results.append(
             SliceResult(
-                k=int(k), box=tuple(int(v) for v in box), predicted_iou=float(iou), pixels=int(slice_mask.sum())
+                k=int(k),
+                box=tuple(int(v) for v in box),
+                predicted_iou=float(iou),
+                pixels=int(slice_mask.sum()),
             )
         )
     return results
