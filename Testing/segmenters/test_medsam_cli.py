@@ -49,6 +49,12 @@ def gone(pid: int) -> bool:
         return True
 
 
+@pytest.fixture(autouse=True)
+def one_thread_workers(monkeypatch):
+    """Workers inherit the environment: one torch thread each, as the in-process tests use (shared 2-core CI)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
 @pytest.fixture(scope="module")
 def lung1(shared_data: Path):
     image, label = shared_data / "pyradiomics/lung1_image.nrrd", shared_data / "pyradiomics/lung1_label.nrrd"

@@ -32,7 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image", required=True, type=Path, help="CT/MR image file or DICOM folder")
     parser.add_argument("--model", required=True, help="model name (segquality models), or masks:PATH")
     parser.add_argument(
-        "--model-config", type=Path, help="YAML for torch/nnunet models; label-map JSON for masks:"
+        "--model-config",
+        type=Path,
+        help="YAML for torch/nnunet models; label-map JSON for masks:; a prompt file for medsam",
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--out", required=True, type=Path, help="output label image, e.g. S.nii.gz")
