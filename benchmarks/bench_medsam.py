@@ -16,11 +16,12 @@ a uniform integer in [-N, N] px (seeded), independently per slice for per-slice 
 
 Every slice embedding is computed once, by the segmenter's own code, and cached on disk under
 ``--cache`` (outside the repository) keyed by file hash, modality and slice; a rerun only decodes.
-Timing: encoder seconds per slice at 1 and 2 torch threads on the same slices (median of repeats),
-decoder seconds per box (median over the run), per-structure estimate = slices x (encode + decode),
-and one uncached end-to-end ``propose`` on a 7-slice structure to check the estimate.
+Timing: encoder seconds per slice at 1 and 2 torch threads on the same slices (median of repeats,
+interleaved), decoder seconds per box, per-structure estimate = slices x (encode + decode), and one
+uncached end-to-end ``propose`` on a 7-slice structure to check the estimate. The load average is
+printed at the start and the end: on a shared machine the timings move with it.
 
-Run: ``nice .venv/bin/python benchmarks/bench_medsam.py [--max-slices 16] [--cases NAME ...]``
+Run: ``nice .venv/bin/python benchmarks/bench_medsam.py [--max-slices 16] [--cases NAME ...] [--timing-only]``
 """
 
 from __future__ import annotations
@@ -228,63 +229,48 @@ def prompts_for(structure: Structure, jitter_px: int, seed: int, shape):
     ]
 
 
-def encoder_seconds(model, image: np.ndarray, slices: list[int], repeats: int) -> dict[int, float]:
-    """Median seconds per slice encoding ``slices`` one at a time, at 1 and 2 torch threads, interleaved."""
-    times: dict[int, list[float]] = {1: [], 2: []}
+def encoder_and_decoder_seconds(
+    model, image: np.ndarray, slices: list[int], repeats: int
+) -> dict[str, float]:
+    """Median seconds per slice: encoding one slice at 1 and at 2 torch threads (interleaved), decoding one box."""
+    times: dict[str, list[float]] = {"encode, 1 thread": [], "encode, 2 threads": [], "decode, 1 thread": []}
+    box = np.array([[image.shape[2] // 4, image.shape[1] // 4, image.shape[2] // 2, image.shape[1] // 2]])
     for _ in range(repeats):
         for threads in (1, 2):
             torch.set_num_threads(threads)
             for k in slices:
                 started = time.perf_counter()
-                model.encode(image[k : k + 1])
-                times[threads].append(time.perf_counter() - started)
+                embedding, frame = model.encode(image[k : k + 1])
+                times[f"encode, {threads} thread{'s' if threads > 1 else ''}"].append(
+                    time.perf_counter() - started
+                )
+                if threads == 1:
+                    started = time.perf_counter()
+                    model.decode(embedding, box, frame=frame)
+                    times["decode, 1 thread"].append(time.perf_counter() - started)
     torch.set_num_threads(1)
-    return {threads: statistics.median(values) for threads, values in times.items()}
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-slices", type=int, default=16)
-    parser.add_argument("--cases", nargs="*", help="case names to run (default: all)")
-    parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the encoder timing")
-    parser.add_argument("--cache", type=Path, default=Path("/work/cache/h14/bench_medsam"))
-    parser.add_argument("--out", type=Path, help="write every row as JSON here")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    model = load_lite_medsam("cpu")
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
-    )
-    todo = structures(args.max_slices, set(args.cases) if args.cases else None)
-    print(
-        f"{len(todo)} structures, {sum(len(s.slices) for s in todo)} evaluated slices (max {args.max_slices} each)"
-    )
-    rows, decode_times, volumes = [], [], {}
+def evaluate(model, todo: list[Structure], *, seed: int, cache: Path) -> list[dict]:
+    rows, current = [], None
     for index, structure in enumerate(todo):
-        if structure.image not in volumes:
+        if current is None or current[0] != structure.image:
             volume = read_volume(structure.image)
             image, modality = prepare_image(volume)
-            folder = args.cache / f"{file_digest(structure.image)}_{modality}"
-            volumes = {
-                structure.image: (
-                    volume,
-                    SliceEmbeddings(model, image, modality=modality, cache=DiskEmbeddings(folder)),
-                )
-            }
-        volume, embeddings = volumes[structure.image]
+            folder = cache / f"{file_digest(structure.image)}_{modality}"
+            current = (
+                structure.image,
+                volume,
+                SliceEmbeddings(model, image, modality=modality, cache=DiskEmbeddings(folder)),
+            )
+        _, volume, embeddings = current
         shape = volume.geometry.array_shape
-        reference = structure.mask
-        for k in structure.slices:  # encode (or load) first, so the timings below are decoding only
-            embeddings.get([k])
         for jitter in JITTERS_PX:
             for prompt, boxes, propagation, prompt_fill in prompts_for(
-                structure, jitter, args.seed + index, shape
+                structure, jitter, seed + index, shape
             ):
-                started = time.perf_counter()
                 proposal = propose(volume, boxes, propagation=propagation, embeddings=embeddings)
-                seconds = time.perf_counter() - started
-                decode_times.append(seconds / max(1, len(proposal.slices)))
                 rows.append(
                     {
                         "case": structure.case,
@@ -293,23 +279,51 @@ def main() -> None:
                         "reference": structure.reference,
                         "prompt": prompt,
                         "jitter_px": jitter,
-                        "dice": dice(proposal.mask, reference),
-                        "box_dice": dice(prompt_fill, reference),
+                        "dice": dice(proposal.mask, structure.mask),
+                        "box_dice": dice(prompt_fill, structure.mask),
                         "slices": len(structure.slices),
                         "prompted_slices": len(proposal.slices),
-                        "voxels": int(reference.sum()),
-                        "mean_area_px": float(reference.sum() / max(1, reference.any(axis=(1, 2)).sum())),
+                        "voxels": int(structure.mask.sum()),
+                        "mean_area_px": float(
+                            structure.mask.sum() / max(1, structure.mask.any(axis=(1, 2)).sum())
+                        ),
                     }
                 )
-        print(
-            f"[{index + 1}/{len(todo)}] {structure.case} {structure.name}: "
-            + ", ".join(f"{r['prompt']} j{r['jitter_px']} {r['dice']:.3f}" for r in rows[-9:]),
-            flush=True,
-        )
-    report(rows)
-    timing(model, decode_times, todo, args.repeats)
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        text = ", ".join(f"{r['prompt']} j{r['jitter_px']} {r['dice']:.3f}" for r in rows[-9:])
+        print(f"[{index + 1}/{len(todo)}] {structure.case} {structure.name}: {text}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-slices", type=int, default=16)
+    parser.add_argument("--cases", nargs="*", help="case names to run (default: all)")
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the encoder timing")
+    parser.add_argument("--timing-only", action="store_true", help="skip the Dice evaluation")
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/h14/bench_medsam"))
+    parser.add_argument("--out", type=Path, help="write every row as JSON here")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    torch.set_num_threads(1)
+    model = load_lite_medsam("cpu")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
+    )
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    todo = structures(args.max_slices, set(args.cases) if args.cases else None)
+    print(
+        f"{len(todo)} structures, {sum(len(s.slices) for s in todo)} evaluated slices (max {args.max_slices} each)"
+    )
+    if not args.timing_only:
+        rows = evaluate(model, todo, seed=args.seed, cache=args.cache)
+        report(rows)
+        if args.out:
+            args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    timing(model, todo, args.repeats)
+    print(
+        f"\nwall time {time.perf_counter() - started:.0f} s, load average at the end: {os.getloadavg()[0]:.1f}"
+    )
 
 
 def report(rows: list[dict]) -> None:
@@ -364,26 +378,21 @@ def report(rows: list[dict]) -> None:
         )
 
 
-def timing(model, decode_times: list[float], todo: list[Structure], repeats: int) -> None:
+def timing(model, todo: list[Structure], repeats: int) -> None:
     sample = todo[0]
     volume = read_volume(sample.image)
     image, _ = prepare_image(volume)
     slices = list(sample.slices)[:5]
-    encode = encoder_seconds(model, image, slices, repeats)
-    decode = statistics.median(decode_times)
-    print(
-        f"\nencoder, {volume.geometry.size[0]}x{volume.geometry.size[1]} slices of {sample.case}, median of {repeats}x{len(slices)}:"
-    )
-    print(
-        f"  1 thread {encode[1]:.2f} s/slice, 2 threads {encode[2]:.2f} s/slice (ratio 2/1: {encode[2] / encode[1]:.2f})"
-    )
-    print(
-        f"decoder (incl. cache read and mask write-back), median over the run: {decode * 1000:.0f} ms per slice"
-    )
-    per_slice = min(encode.values()) + decode
+    seconds = encoder_and_decoder_seconds(model, image, slices, repeats)
+    size = f"{volume.geometry.size[0]}x{volume.geometry.size[1]}"
+    print(f"\nper slice, {size} slices of {sample.case}, median of {repeats}x{len(slices)}:")
+    for name, value in seconds.items():
+        print(f"  {name}: {value:.2f} s")
+    print(f"  encode 2 threads / 1 thread: {seconds['encode, 2 threads'] / seconds['encode, 1 thread']:.2f}")
+    per_slice = min(seconds["encode, 1 thread"], seconds["encode, 2 threads"]) + seconds["decode, 1 thread"]
     sizes = sorted(len(s.slices) for s in todo)
     print(
-        f"per structure = slices x {per_slice:.2f} s: median {statistics.median(sizes)} slices -> {statistics.median(sizes) * per_slice:.0f} s, max {sizes[-1]} -> {sizes[-1] * per_slice:.0f} s"
+        f"per structure = slices x {per_slice:.2f} s: median {statistics.median(sizes):g} slices -> {statistics.median(sizes) * per_slice:.0f} s, max {sizes[-1]} -> {sizes[-1] * per_slice:.0f} s"
     )
     seven = next((s for s in todo if len(s.slices) == 7), None)
     if seven is not None:
@@ -392,9 +401,10 @@ def timing(model, decode_times: list[float], todo: list[Structure], repeats: int
         started = time.perf_counter()
         proposal = propose(volume, slice_boxes_from_mask(seven.mask, margin_px=3), device="cpu")
         seconds = time.perf_counter() - started
+        estimate = len(proposal.slices) * per_slice
         print(
-            f"uncached end-to-end propose, {seven.case}/{seven.name} ({len(proposal.slices)} slices, 1 thread): {seconds:.1f} s"
-            f" (estimate {len(proposal.slices) * per_slice:.1f} s, ratio {seconds / (len(proposal.slices) * per_slice):.2f})"
+            f"uncached end-to-end propose, {seven.case}/{seven.name} ({len(proposal.slices)} slices, 1 thread): "
+            f"{seconds:.1f} s (estimate {estimate:.1f} s at {per_slice:.2f} s/slice, ratio {seconds / estimate:.2f})"
         )
 
 

@@ -96,7 +96,7 @@ def test_segment_with_a_box_writes_the_tumour_on_the_input_grid_and_a_record_of_
     assert structures.names == ("tumour",)
     assert dice(structures.mask("tumour"), reference) > 0.7  # 0.78 measured (bench_medsam.py)
     record = json.loads((tmp_path / "S.medsam.json").read_text())
-    assert record["structure"] == "tumour" and record["modality"] == "CT"
+    assert record["structure"] == "tumour" and record["modality"] == "CT" and record["mode"] == "fixed"
     assert [s["k"] for s in record["slices"]] == [32, 33, 34]
     assert fingerprint(image) == before
 

@@ -68,7 +68,7 @@ def test_propagation_starts_mid_box_then_prompts_each_slice_with_the_last_result
     shape = cone()
     volume, model, embeddings = stand_in(shape)
     box = VoxelBox(0, 0, 0, 59, 59, 11)  # the whole image, every slice: the shape is on slices 3-9
-    proposal = propose(volume, box, margin_px=3, embeddings=embeddings)
+    proposal = propose(volume, box, propagation="propagate", margin_px=3, embeddings=embeddings)
     assert model.encoded[0] == 5 and sorted(model.encoded) == list(
         range(2, 11)
     )  # one past each end, once each
@@ -86,7 +86,7 @@ def test_propagation_never_leaves_the_users_box():
     shape = cone()
     volume, model, embeddings = stand_in(shape)
     box = VoxelBox(25, 25, 4, 59, 59, 7)
-    proposal = propose(volume, box, embeddings=embeddings)
+    proposal = propose(volume, box, propagation="propagate", embeddings=embeddings)
     assert sorted(model.encoded) == [4, 5, 6, 7]
     assert all(25 <= x0 <= x1 <= 59 and 25 <= y0 <= y1 <= 59 for x0, y0, x1, y1 in model.prompts.values())
     assert not proposal.mask[:, :25].any() and not proposal.mask[:, :, :25].any()

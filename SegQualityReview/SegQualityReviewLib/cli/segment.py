@@ -77,7 +77,7 @@ def _add_medsam_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--propagation",
         choices=PROPAGATION_CHOICES,
-        help=f"3D boxes: grow from the middle slice, or the same box on every slice ({DEFAULT_PROPAGATION})",
+        help=f"3D boxes: the same box on every slice, or grown from the middle slice ({DEFAULT_PROPAGATION})",
     )
     group.add_argument(
         "--box-margin",

@@ -1,13 +1,13 @@
 """The ``medsam`` segmenter: LiteMedSAM prompted with boxes slice by slice, giving one 3D segment.
 
 LiteMedSAM is 2D, so a 3D prompt becomes one box per slice (k plane) of the volume:
-- a 3D box, ``propagate`` (default): the box's middle slice is prompted with the box; each neighbour,
-  going up and then down, with the previous slice's result box grown by ``margin_px`` and kept inside
-  the user's box, until the mask vanishes or the box's k range ends. Slices past the structure's end
-  are then neither encoded nor filled, which a box that is loose in k would otherwise cause.
-- a 3D box, ``fixed``: every slice of the box's k range gets the same 2D box.
+- a 3D box, ``fixed`` (default): every slice of the box's k range gets the same 2D box.
+- a 3D box, ``propagate``: the box's middle slice is prompted with the box; each neighbour, going up and
+  then down, with the previous slice's result box grown by ``margin_px`` and kept inside the user's box,
+  until the mask vanishes or the box's k range ends, so slices past the structure's end are neither
+  encoded nor filled.
 - an existing segment (``SliceBoxes``): each slice it covers gets that slice's box, grown by the margin.
-The measured difference between the two 3D modes is in docs/segmenters.md.
+The measured difference between the two 3D modes (``fixed`` won on average) is in docs/segmenters.md.
 
 Each needed slice is encoded once (batches per device, see ``medsam.ENCODE_BATCH``); progress and
 cancellation go through ``RunControl`` after every slice. ``propose`` is the whole algorithm on an
