@@ -16,9 +16,9 @@ import torch
 
 from SegQualityReviewLib.io import Geometry, Volume, read_structures, read_volume
 from SegQualityReviewLib.segmenters.base import RunControl, SegmentationCancelledError
-from SegQualityReviewLib.segmenters.box_prompts import MedSAMPrompt, SliceBoxes, VoxelBox
+from SegQualityReviewLib.segmenters.box_prompts import SliceBoxes, VoxelBox
 from SegQualityReviewLib.segmenters.medsam import MEDSAM_REQUIREMENT, BoxPredictions, mask_box
-from SegQualityReviewLib.segmenters.medsam_segmenter import MedSAMSegmenter, SliceEmbeddings, propose
+from SegQualityReviewLib.segmenters.medsam_segmenter import SliceEmbeddings, propose
 
 
 class ShapeInsideTheBox:
@@ -158,16 +158,3 @@ def test_a_box_around_a_real_lung_tumour_gives_its_3d_mask(lung_lesion):
         assert proposal.mask.shape == volume.geometry.array_shape
         assert dice(proposal.mask, reference) > 0.7, propagation
         assert [s.k for s in proposal.slices] == [32, 33, 34]
-
-
-def test_the_segmenter_runs_its_prompt_and_writes_a_record_of_the_boxes(lung_lesion, tmp_path):
-    volume, reference = lung_lesion
-    box = reference_box(reference)
-    prompt = MedSAMPrompt(box=box, structure="tumour", propagation="fixed", record=tmp_path / "run.json")
-    structures = MedSAMSegmenter(prompt, device="cpu").run(volume)
-    assert structures.names == ("tumour",) and structures.geometry == volume.geometry
-    assert dice(structures.mask("tumour"), reference) > 0.7
-    record = (tmp_path / "run.json").read_text()
-    assert '"mode": "fixed"' in record and f'"box": {list(box.pixel_box)}'.replace(" ", "") in record.replace(
-        " ", ""
-    ).replace("\n", "")
