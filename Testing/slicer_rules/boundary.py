@@ -46,10 +46,23 @@ def _standard_library() -> frozenset[str]:
     return frozenset(names)
 
 
+def _is_probe() -> bool:
+    """True when the lookup comes from ``importlib.util.find_spec`` rather than an import statement."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "_find_and_load_unlocked":
+            return False
+        if frame.f_code.co_name == "find_spec" and frame.f_globals.get("__name__") == "importlib.util":
+            return True
+        frame = frame.f_back
+    return False
+
+
 class HideUnshipped(importlib.abc.MetaPathFinder):
     """Takes the place of the path finder and hides every top-level package Slicer does not ship, as if
     it were not installed (``import`` fails, ``importlib.util.find_spec`` returns None). ``refused``
-    records each hidden package this environment really has: code that would have imported it."""
+    records each hidden package this environment really has that code tried to import; an availability
+    probe (``importlib.util.find_spec``) is answered None and not recorded, as on a Slicer without it."""
 
     def __init__(self, path_finder) -> None:
         self._path_finder = path_finder
@@ -60,7 +73,7 @@ class HideUnshipped(importlib.abc.MetaPathFinder):
         top = fullname.split(".")[0]
         if top in self.allowed or top.startswith("_"):
             return self._path_finder.find_spec(fullname, path, target)
-        if self._path_finder.find_spec(fullname, path, target) is not None:
+        if not _is_probe() and self._path_finder.find_spec(fullname, path, target) is not None:
             self.refused.append(fullname)
         return None
 

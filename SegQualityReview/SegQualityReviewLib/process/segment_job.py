@@ -3,6 +3,10 @@
 The worker writes into a private temporary folder; only when it exits cleanly, its label image lies on
 the input's grid and the input files are byte-for-byte unchanged is the result moved to ``out``. A
 crash, a hang past ``timeout_s``, cancellation or a wrong-geometry output each raise a clear error.
+
+A ``medsam`` request carries its box prompt (``segmenters.box_prompts.MedSAMPrompt``): the job writes it
+as the worker's prompt file in the private folder, and the run's record (the boxes used and LiteMedSAM's
+predicted IoU per slice) comes back beside the output as ``<out>.medsam.json``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from typing import Callable, Sequence
 
 import SimpleITK as sitk
 
-from ..errors import GeometryMismatchError, SegQualityError
+from ..errors import GeometryMismatchError, InputFileError, SegQualityError
 from ..io import Geometry, read_image
-from ..segmenters.output import label_map_path_for
+from ..segmenters.box_prompts import MedSAMPrompt
+from ..segmenters.output import label_map_path_for, sidecar_path_for
 from .progress_lines import ProcessEvent
 from .runner import ProcessRunner, RunOutcome, RunState
 
 CommandBuilder = Callable[[Path], Sequence[str]]
+PROMPT_FILE = "medsam_prompt.json"
+RECORD_ENDING = ".medsam.json"
 
 
 class SegmentationProcessError(SegQualityError):
@@ -32,21 +39,47 @@ class SegmentationProcessError(SegQualityError):
 
 @dataclass(frozen=True)
 class SegmentationRequest:
-    """What to segment with what, and where the accepted result goes (``out`` plus ``<out>.labels.json``)."""
+    """What to segment with what, and where the accepted result goes (``out`` plus ``<out>.labels.json``).
+
+    ``prompt`` is the box prompt of a ``medsam`` run (instead of a prompt file as ``model_config``).
+    """
 
     image: Path
     model: str
     out: Path
     model_config: Path | None = None
     device: str = "auto"
+    prompt: MedSAMPrompt | None = None
 
     def worker_command(self, temporary_out: Path, *, python: str = sys.executable) -> list[str]:
-        """The worker command line writing to ``temporary_out``."""
+        """The worker command line writing to ``temporary_out`` (a prompt is read from its folder)."""
         command = [python, "-m", "SegQualityReviewLib.process.worker", "--image", str(self.image)]
         command += ["--model", self.model, "--device", self.device, "--out", str(temporary_out)]
-        if self.model_config is not None:
-            command += ["--model-config", str(self.model_config)]
+        config = Path(temporary_out).parent / PROMPT_FILE if self.prompt is not None else self.model_config
+        if config is not None:
+            command += ["--model-config", str(config)]
         return command
+
+    @property
+    def input_paths(self) -> tuple[Path, ...]:
+        """Every file the run reads: the image, and the segment a prompt takes its boxes from."""
+        return (Path(self.image),) + (self.prompt.source_files if self.prompt is not None else ())
+
+    def check_prompt(self) -> None:
+        """A prompt belongs to ``medsam`` alone, and replaces its prompt file."""
+        if self.prompt is None:
+            return
+        if self.model != "medsam":
+            raise SegmentationProcessError(
+                f"model '{self.model}' takes no box prompt (--box, --box-ras, --boxes-from are for medsam)"
+            )
+        if self.model_config is not None:
+            raise SegmentationProcessError(
+                f"{self.model_config}: give the medsam prompt as options or as --model-config, not both"
+            )
+        for path in self.prompt.source_files:
+            if not Path(path).is_file():
+                raise InputFileError(f"{path}: file not found")
 
 
 class SegmentationJob:
@@ -67,7 +100,7 @@ class SegmentationJob:
         self._command_builder = command_builder or (lambda out: request.worker_command(out, python=python))
         self._workspace: Path | None = None
         self._runner: ProcessRunner | None = None
-        self._input_fingerprint = ""
+        self._input_fingerprint: dict[Path, str] = {}
         self._timeout_s: float | None = None
 
     @property
@@ -75,10 +108,20 @@ class SegmentationJob:
         return RunState.IDLE if self._runner is None else self._runner.state
 
     def start(self) -> None:
-        if Path(self.request.out).resolve() == Path(self.request.image).resolve():
+        self.request.check_prompt()
+        out = Path(self.request.out).resolve()
+        if out == Path(self.request.image).resolve():
             raise SegmentationProcessError(f"{self.request.out}: the output would overwrite the input image")
-        self._input_fingerprint = fingerprint(self.request.image)
+        if any(out == path.resolve() for path in self.request.input_paths):
+            raise SegmentationProcessError(
+                f"{self.request.out}: the output would overwrite the prompt's segment"
+            )
+        self._input_fingerprint = self._fingerprint_inputs()
         self._workspace = Path(tempfile.mkdtemp(prefix="segquality-"))
+        if self.request.prompt is not None:
+            self.request.prompt.with_record(self._workspace / ("segmentation" + RECORD_ENDING)).write(
+                self._workspace / PROMPT_FILE
+            )
         self._runner = ProcessRunner(self._command_builder(self._temporary_out))
         self._runner.start()
 
@@ -147,9 +190,13 @@ class SegmentationJob:
             + (f"; last output: {tail}" if tail else "")
         )
 
+    def _fingerprint_inputs(self) -> dict[Path, str]:
+        return {path: fingerprint(path) for path in self.request.input_paths}
+
     def _check_input_untouched(self) -> None:
-        if fingerprint(self.request.image) != self._input_fingerprint:
-            raise SegmentationProcessError(f"{self.request.image}: the input changed while the model ran")
+        for path, digest in self._fingerprint_inputs().items():
+            if digest != self._input_fingerprint[path]:
+                raise SegmentationProcessError(f"{path}: the input changed while the model ran")
 
     def _check_output_geometry(self) -> None:
         out = self._temporary_out
@@ -171,6 +218,9 @@ class SegmentationJob:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(self._temporary_out), str(out))
         shutil.move(str(label_map_path_for(self._temporary_out)), str(label_map_path_for(out)))
+        record = sidecar_path_for(self._temporary_out, RECORD_ENDING)
+        if record.is_file():
+            shutil.move(str(record), str(sidecar_path_for(out, RECORD_ENDING)))
         return out
 
 

