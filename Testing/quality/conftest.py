@@ -74,3 +74,22 @@ def classical_tables(shared_data, tmp_path_factory):
             )
             tables.append(load_case_samples(path))
     return tables
+
+
+@pytest.fixture(scope="session")
+def encoder_tables(shared_data, embedding_cache, tmp_path_factory):
+    """Sample tables with every signal (LiteMedSAM included) of two small single-lesion MR patients."""
+    from SegQualityReviewLib.quality.candidates import CandidateOptions
+    from SegQualityReviewLib.quality.cases import shared_data_cases
+    from SegQualityReviewLib.quality.embeddings import SliceEncoder
+    from SegQualityReviewLib.quality.samples import build_case_samples, load_case_samples, save_case_samples
+
+    folder = tmp_path_factory.mktemp("encoder_tables")
+    options = CandidateOptions(edits_per_structure=2, edits_per_case_floor=16, medsam_box_candidates=1)
+    encoder = SliceEncoder(cache_folder=embedding_cache)
+    tables = []
+    for case in shared_data_cases(shared_data):
+        if case.case_id in ("brain2", "breast1"):
+            samples = build_case_samples(case, encoder=encoder, options=options)
+            tables.append(load_case_samples(save_case_samples(samples, folder / f"{case.case_id}.npz")))
+    return tables

@@ -212,3 +212,34 @@ def test_bad_options_and_grids_are_refused_with_one_line():
         estimate_quality(volume, same, mode="fastest")
     with pytest.raises(EstimationOptionError, match="sequence 'PET'"):
         estimate_quality(volume, same, mode="classical", channels={"PET": volume})
+
+
+@needs_medsam
+def test_every_mr_sequence_of_a_case_is_encoded(shared_data, embedding_cache, monkeypatch):
+    folder = shared_data / "deepmedic_brats2015" / "brats_2013_pat0001_1"
+    flair, t1c = (
+        read_volume(folder / "image_flair_zscore.nii.gz"),
+        read_volume(folder / "image_t1c_zscore.nii.gz"),
+    )
+    labels = read_structures(
+        folder / "gt.nii.gz", label_map=shared_data / "labelmaps" / "brats_2013_2015.json"
+    )
+    structures = StructureSet.from_masks({"edema": labels.mask("edema")}, flair.geometry)
+    seen = []
+    original = SliceEncoder.encode
+
+    def recording(self, channel, slice_indices, **options):
+        seen.append(options["sequence"])
+        return original(self, channel, slice_indices, **options)
+
+    monkeypatch.setattr(SliceEncoder, "encode", recording)
+    estimate = estimate_quality(
+        flair,
+        structures,
+        sequence="FLAIR",
+        channels={"T1c": t1c},
+        modality="MR",
+        cache_folder=embedding_cache,
+    )[0]
+    assert seen == ["FLAIR", "T1c"]
+    assert estimate.signal("signal_set") == "medsam" and 0.0 <= estimate.predicted_dice <= 1.0
