@@ -642,13 +642,11 @@ def output_path_cases() -> list[Case]:
         return Built(["segment", "--image", str(image), "--model", "masks:" + str(folder / "seg.labels.json"),
                       "--out", str(folder / "seg.nii.gz")], errors=("--out's label map", "is the input --model"), outputs=())  # fmt: skip
 
-    def train_out_is_init_weights(folder):
-        weights = folder / "start.safetensors"
-        weights.write_bytes(b"weights")
+    def train_out_is_cases(folder):
         cases_file = folder / "cases.json"
         cases_file.write_text("[]", encoding="utf-8")
-        return Built(["train-estimator", "--cases", str(cases_file), "--init-weights", str(weights), "--out", str(weights),
-                      "--report", str(folder / "report")], errors=("is the input --init-weights",), outputs=())  # fmt: skip
+        return Built(["train-estimator", "--cases", str(cases_file), "--out", str(cases_file),
+                      "--report", str(folder / "report")], errors=("is the input --cases",), outputs=())  # fmt: skip
 
     def eval_report_holds_weights(folder):
         (folder / "report").mkdir()
@@ -668,7 +666,7 @@ def output_path_cases() -> list[Case]:
         ("demo-out-a-file", "demo", demo_out_a_file, False),
         ("segment-out-is-image", "segment", segment_out_is_image, False),
         ("segment-labels-over-input", "segment", segment_labels_over_input, False),
-        ("train-out-is-init-weights", "train-estimator", train_out_is_init_weights, False),
+        ("train-out-is-cases", "train-estimator", train_out_is_cases, False),
         ("eval-report-holds-weights", "eval-estimator", eval_report_holds_weights, False),
     ):
         cases.append(Case(f"output-{name}", command, build, needs_shared_data=shared))
@@ -778,19 +776,11 @@ def estimator_command_cases() -> list[Case]:
 
             cases.append(Case(f"{command}-{name}", command, build))
 
-    def init_weights_missing(folder):
+    def negative_head_epochs(folder):
         path = folder / "cases.json"
         path.write_text("[]", encoding="utf-8")
-        absent = folder / "absent.safetensors"
-        return Built(["train-estimator", "--cases", str(path), "--init-weights", str(absent), "--out",
-                      str(folder / "out.csv"), "--report", str(folder / "out")],
-                     errors=(str(absent), "--init-weights file not found"))  # fmt: skip
-
-    def negative_epochs(folder):
-        path = folder / "cases.json"
-        path.write_text("[]", encoding="utf-8")
-        return Built(["train-estimator", "--cases", str(path), "--epochs", "-1", "--out", str(folder / "out.csv"),
-                      "--report", str(folder / "out")], errors=("--epochs -1",))  # fmt: skip
+        return Built(["train-estimator", "--cases", str(path), "--head-epochs", "-1", "--out", str(folder / "out.safetensors"),
+                      "--report", str(folder / "out")], errors=("--head-epochs", "-1"))  # fmt: skip
 
     def eval_weights_missing(folder):
         path = folder / "cases.json"
@@ -833,8 +823,7 @@ def estimator_command_cases() -> list[Case]:
 
     for name, command, build in (
         ("estimate-works", "estimate", estimate_works),
-        ("train-init-weights-missing", "train-estimator", init_weights_missing),
-        ("train-negative-epochs", "train-estimator", negative_epochs),
+        ("train-negative-head-epochs", "train-estimator", negative_head_epochs),
         ("eval-weights-missing", "eval-estimator", eval_weights_missing),
         ("eval-weights-garbage", "eval-estimator", eval_weights_garbage),
         ("estimate-weights-missing", "estimate", estimate_weights_missing),

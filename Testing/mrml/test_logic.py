@@ -176,26 +176,10 @@ def test_assess_totalsegmentator_fast_against_full_on_real_data(scene, module, s
 
 
 def test_assess_with_the_estimator_fills_predicted_quality_and_intervals(scene, module, tmp_path):
-    # An UNTRAINED estimator: this checks the plumbing (process, merge, flags, table), not accuracy.
-    import torch
-
-    from SegQualityReviewLib.quality import EncodingConfig
-    from SegQualityReviewLib.quality.model import ModelConfig, QualityNet
-    from SegQualityReviewLib.quality.weights import EstimatorBundle, save_bundle
-
-    torch.manual_seed(0)
-    config = ModelConfig()
-    weights = save_bundle(
-        EstimatorBundle(
-            model=QualityNet(config), model_config=config, encoding=EncodingConfig(), interval_half_width=0.15
-        ),
-        tmp_path / "untrained.safetensors",
-    )
+    # The shipped estimator on a toy volume: this checks the plumbing (process, merge, flags, table).
     volume_node, segmentation, reference_node = _case(scene)
     logic = module.SegQualityReviewLogic(autosaveFolder=str(tmp_path))
-    result = logic.assess(
-        volume_node, segmentation, reference_node, threshold=0.7, weights=weights, device="cpu"
-    )
+    result = logic.assess(volume_node, segmentation, reference_node, threshold=0.7, device="cpu")
     by_name = {item.structure: item for item in result.items}
     assert set(by_name) == {"good", "shifted", "missing"}
     present = [by_name["good"], by_name["shifted"]]

@@ -1,129 +1,129 @@
-"""Monotone calibration: it fixes a biased estimator's values, keeps their order, and travels in the file."""
+"""Calibration and the conformal interval: numpy-only at run time, fitted on out-of-patient values, and
+cross-fitted so the width is never measured on residuals the fit has seen."""
 
 from __future__ import annotations
 
-import json
+import ast
+import inspect
+import math
 
 import numpy as np
 import pytest
-import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-from scipy import stats
 
-from SegQualityReviewLib.io import Geometry, StructureSet, Volume
-from SegQualityReviewLib.quality import estimate_quality, load_bundle
+from SegQualityReviewLib.quality import calibration
 from SegQualityReviewLib.quality.calibration import (
-    CalibrationError,
+    ConformalIntervals,
     MonotoneCalibration,
-    cross_fitted_predictions,
+    conformal_half_width,
     fit_monotone_calibration,
 )
-from SegQualityReviewLib.quality.encoding import EncodingConfig
-from SegQualityReviewLib.quality.model import ModelConfig, QualityNet
-from SegQualityReviewLib.quality.weights import EstimatorBundle, WeightsError, save_bundle
-
-
-def _biased(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """True Dice and a prediction that ranks well but sits ~0.2 too low, like the shipped network."""
-    rng = np.random.default_rng(seed)
-    true = rng.uniform(0.2, 1.0, count)
-    predicted = np.clip(0.8 * true - 0.05 + rng.normal(0, 0.05, count), 0, 1)
-    return true, predicted
-
-
-def test_calibration_cuts_the_error_of_a_biased_prediction_on_new_cases_and_keeps_the_order():
-    true, predicted = _biased(200, seed=0)
-    calibration = fit_monotone_calibration(predicted, true)
-    new_true, new_predicted = _biased(300, seed=1)
-    calibrated = calibration(new_predicted)
-    assert np.abs(calibrated - new_true).mean() < 0.5 * np.abs(new_predicted - new_true).mean()
-    assert np.all(np.diff(calibrated[np.argsort(new_predicted)]) > 0)  # strictly increasing: no new ties
-    assert stats.spearmanr(calibrated, new_true).statistic == pytest.approx(
-        stats.spearmanr(new_predicted, new_true).statistic
-    )
-    assert calibrated.min() >= 0 and calibrated.max() <= 1
-
-
-def test_cross_fitted_values_never_used_their_own_case():
-    true, predicted = _biased(100, seed=2)
-    in_sample = np.abs(fit_monotone_calibration(predicted, true)(predicted) - true).mean()
-    out_of_fold = np.abs(cross_fitted_predictions(predicted, true) - true).mean()
-    assert in_sample < out_of_fold < np.abs(predicted - true).mean()
-
-
-def test_a_constant_prediction_or_no_data_gives_the_identity():
-    assert fit_monotone_calibration([0.4, 0.4, 0.4], [0.1, 0.9, 0.5]).is_identity
-    assert fit_monotone_calibration([], []).is_identity
-
-
-@pytest.mark.parametrize(
-    "x, y", [((0.0, 0.5, 0.5), (0.0, 0.5, 1.0)), ((0.0, 1.0), (0.6, 0.4)), ((0.0, 1.0), (0.0, 1.5))]
+from SegQualityReviewLib.quality.crossval import (
+    PriorBank,
+    calibrate_and_intervals,
+    fit_with_calibration,
+    predict_under,
+    with_priors,
 )
-def test_malformed_knots_are_refused(x, y):
-    with pytest.raises(CalibrationError):
-        MonotoneCalibration(x, y)
+from SegQualityReviewLib.quality.fusion_fit import FusionOptions
+from SegQualityReviewLib.quality.signal_sets import reachable_sets
 
 
-TINY = ModelConfig(
-    backbone_options={"patch_size": 8, "depth": 1, "embed_dim": 48, "num_heads": 2}, image_size=16
-)
+def test_the_calibration_module_runs_on_scipy_1_11():
+    """scipy.optimize.isotonic_regression needs SciPy 1.12; Slicer 5.6 ships 1.11.3. Only the fitting
+    function may import scikit-learn, and nothing imports scipy.optimize."""
+    tree = ast.parse(inspect.getsource(calibration))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)] + [
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    ]
+    assert not any("scipy.optimize" in (m or "") for m in imported)
+    top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not any("sklearn" in (getattr(n, "module", None) or "") for n in top_level)
 
 
-def _tiny_bundle(calibration: MonotoneCalibration) -> EstimatorBundle:
-    """A small random ViT (seeded, so two bundles share the network) with the given calibration."""
-    torch.manual_seed(0)
-    return EstimatorBundle(
-        model=QualityNet(TINY),
-        model_config=TINY,
-        encoding=EncodingConfig(image_size=16),
-        interval_half_width=0.2,
-        calibration=calibration,
-    )
+def test_isotonic_calibration_is_monotone_and_moves_values_toward_the_truth():
+    rng = np.random.default_rng(0)
+    true = rng.uniform(0, 1, 400)
+    predicted = np.clip(
+        0.3 + 0.4 * true + rng.normal(0, 0.05, 400), 0, 1
+    )  # compressed, like a cautious model
+    mapping = fit_monotone_calibration(predicted, true)
+    assert np.all(np.diff(mapping.knots_x) > 0) and np.all(np.diff(mapping.knots_y) >= 0)
+    assert np.abs(mapping(predicted) - true).mean() < 0.75 * np.abs(predicted - true).mean()
+    again = MonotoneCalibration.from_dict(mapping.as_dict())
+    assert np.array_equal(again(predicted), mapping(predicted))
 
 
-def test_calibration_is_stored_in_the_file_and_an_older_file_loads_as_identity(tmp_path):
-    stored = MonotoneCalibration((0.0, 0.3, 1.0), (0.1, 0.7, 0.95))
-    path = save_bundle(_tiny_bundle(stored), tmp_path / "new.safetensors")
-    assert load_bundle(path).calibration == stored
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata()
-    older = {k: v for k, v in metadata.items() if k != "calibration"}
-    save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata=older)
-    assert load_bundle(tmp_path / "old.safetensors").calibration.is_identity
-    broken = {**metadata, "calibration": json.dumps({"knots_x": [0.0, 1.0], "knots_y": [1.0, 0.0]})}
-    save_file(load_file(str(path)), str(tmp_path / "broken.safetensors"), metadata=broken)
-    with pytest.raises(WeightsError, match="broken.safetensors"):
-        load_bundle(tmp_path / "broken.safetensors")
+def test_conformal_width_is_the_finite_sample_quantile():
+    residuals = np.arange(1, 20) / 100.0  # 19 residuals: rank ceil(20 * 0.9) = 18
+    assert conformal_half_width(residuals, alpha=0.1) == pytest.approx(0.18)
+    assert conformal_half_width(residuals[:5], alpha=0.1) == 1.0
 
 
-def test_estimate_quality_reports_the_calibrated_dice_and_its_interval(tmp_path):
-    shape = (6, 32, 32)
-    grid = np.indices(shape)
-    ball = ((grid[0] - 3) ** 2 * 9 + (grid[1] - 16) ** 2 + (grid[2] - 16) ** 2) <= 64
-    volume = Volume(np.where(ball, 60.0, -900.0).astype(np.float32), Geometry.from_array_shape(shape), "ct")
-    structures = StructureSet.from_masks({"ball": ball}, volume.geometry)
-    shift = MonotoneCalibration((0.0, 1.0), (0.25, 0.75))
-    raw = estimate_quality(
-        volume,
-        structures,
-        weights=save_bundle(_tiny_bundle(MonotoneCalibration()), tmp_path / "a.safetensors"),
-    )
-    shifted = estimate_quality(
-        volume, structures, weights=save_bundle(_tiny_bundle(shift), tmp_path / "b.safetensors")
-    )
-    expected = 0.25 + 0.5 * raw[0].predicted_dice
-    assert shifted[0].predicted_dice == pytest.approx(expected, abs=1e-6)
-    assert shifted[0].interval_low == pytest.approx(max(0.0, expected - 0.2), abs=1e-6)
-    assert shifted[0].interval_high == pytest.approx(min(1.0, expected + 0.2), abs=1e-6)
+def test_bands_get_their_own_width_and_intervals_stay_in_zero_one():
+    rng = np.random.default_rng(1)
+    predicted = rng.uniform(0, 1, 2000)
+    true = np.clip(predicted + rng.normal(0, 1, 2000) * (1.05 - predicted) * 0.2, 0, 1)
+    intervals = ConformalIntervals.fit({"medsam": (predicted, true)}, alpha=0.1)
+    narrow, wide = intervals.half_width(0.95, "medsam"), intervals.half_width(0.2, "medsam")
+    assert narrow < 0.5 * wide
+    low, high = intervals.interval(np.array([0.02, 0.99]), "medsam")
+    assert (low >= 0).all() and (high <= 1).all()
+    assert ConformalIntervals.from_dict(intervals.as_dict()).widths == intervals.widths
 
 
-def test_the_shipped_weights_carry_a_calibration_fitted_on_the_calibration_split_only(shared_data):
-    from SegQualityReviewLib.quality.cases import shared_data_cases
+@pytest.fixture(scope="module")
+def training_rows(classical_tables):
+    bank = PriorBank(by_patient={t.patient: t.observations for t in classical_tables if t.role == "train"})
+    rows = [dict(r) for t in classical_tables if t.role == "train" for r in t.rows]
+    return with_priors(rows, bank, excluded=set())
 
-    bundle = load_bundle()
-    calibration_cases = {c.case_id for c in shared_data_cases(shared_data) if c.split == "calibration"}
-    assert set(bundle.summary["calibrated_on"]) == calibration_cases
-    assert not bundle.calibration.is_identity
-    assert bundle.calibration(0.46) > 0.6  # the network's low bias is lifted
-    assert bundle.interval_half_width < bundle.summary["uncalibrated_interval_half_width"]
+
+def test_the_interval_width_comes_from_cross_fitted_residuals_not_in_sample_ones(training_rows):
+    """Recompute the widths independently from the inner out-of-patient predictions: each patient's
+    values calibrated by a map fitted on the other patients only. In-sample residuals are smaller."""
+    options = FusionOptions(min_samples_leaf=5)
+    fits, inner = fit_with_calibration(training_rows, options, alpha=0.1)
+    fit = fits["isotonic"]
+    patients = list(dict.fromkeys(r["patient"] for r in training_rows))
+    raw, true, owner = [], [], []
+    for patient in patients:
+        mine = [r for r in training_rows if r["patient"] == patient]
+        for position, row in enumerate(mine):
+            if "classical" in reachable_sets(row):
+                raw.append(inner[patient]["classical"][position])
+                true.append(row["true_dice"])
+                owner.append(patient)
+    raw, true, owner = np.array(raw), np.array(true), np.array(owner)
+    calibrated = np.zeros_like(raw)
+    for patient in patients:
+        others = owner != patient
+        calibrated[~others] = fit_monotone_calibration(raw[others], true[others])(raw[~others])
+    expected = ConformalIntervals.fit({"classical": (calibrated, true)}, alpha=0.1)
+    assert np.allclose(fit.intervals.widths["classical"], expected.widths["classical"])
+    in_sample = np.abs(fit.calibration(predict_under(fit.model, training_rows, "classical")) - true)
+    assert fit.intervals.half_width(0.5, "classical") > conformal_half_width(in_sample, alpha=0.1)
+    identity = fits["identity"]
+    raw_expected = ConformalIntervals.fit({"classical": (raw, true)}, alpha=0.1)
+    assert identity.calibration.is_identity
+    assert np.allclose(identity.intervals.widths["classical"], raw_expected.widths["classical"])
+
+
+def test_calibration_and_widths_refit_when_one_patients_values_change(training_rows):
+    """The map is fitted on every patient's out-of-patient values, the widths on cross-fitted ones:
+    moving one patient's predictions changes both."""
+    patients = list(dict.fromkeys(r["patient"] for r in training_rows))
+    predictions = {
+        p: {
+            s: np.full(sum(r["patient"] == p for r in training_rows), 0.5)
+            for s in ("classical", "classical+agreement")
+        }
+        for p in patients
+    }
+    for p, (patient) in enumerate(patients):
+        for values in predictions[patient].values():
+            values += 0.1 * p
+    first, widths = calibrate_and_intervals(training_rows, predictions, alpha=0.1)
+    predictions[patients[0]]["classical"] = predictions[patients[0]]["classical"] + 0.35
+    second, moved = calibrate_and_intervals(training_rows, predictions, alpha=0.1)
+    assert first.knots_x != second.knots_x
+    assert not math.isclose(widths.half_width(0.6, "classical"), moved.half_width(0.6, "classical"))

@@ -1,153 +1,104 @@
-"""Synthetic edits are seeded, change the mask the way their name says, and targets are metric-core Dice."""
+"""Synthetic edits of real masks: seeded, and each changes the mask the way its name says; the Dice
+target is exact over the whole volume (the metric core's value)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
+from SegQualityReviewLib.io.intensity import normalize_intensity
 from SegQualityReviewLib.metrics import score_masks
-from SegQualityReviewLib.quality.cases import load_case_file
-from SegQualityReviewLib.quality.encoding import EncodingConfig
-from SegQualityReviewLib.quality.samples import SampleOptions, SplitError, balance_by_dice, build_samples
-from SegQualityReviewLib.quality.synthetic import EDIT_KINDS, Edit, EditError, apply_edit
-
-
-def _ball(shape=(24, 48, 48), center=(12, 24, 20), radius=8.0) -> np.ndarray:
-    grid = np.indices(shape)
-    return sum((grid[a] - center[a]) ** 2 for a in range(3)) <= radius**2
-
-
-@pytest.mark.parametrize("kind", EDIT_KINDS)
-def test_every_edit_is_reproducible_from_its_seed_and_changes_the_mask(kind):
-    mask, neighbour = _ball(), _ball(center=(12, 24, 34))
-    first = apply_edit(mask, Edit(kind, 0.6), rng=np.random.default_rng(3), neighbour=neighbour)
-    second = apply_edit(mask, Edit(kind, 0.6), rng=np.random.default_rng(3), neighbour=neighbour)
-    assert np.array_equal(first, second)
-    assert not np.array_equal(first, mask)
-
-
-def test_edits_move_the_mask_in_the_named_direction():
-    mask = _ball()
-    rng = np.random.default_rng(0)
-    assert apply_edit(mask, Edit("erode", 0.5), rng=rng).sum() < mask.sum()
-    assert apply_edit(mask, Edit("dilate", 0.5), rng=rng).sum() > mask.sum()
-    assert not apply_edit(mask, Edit("empty", 0.5), rng=rng).any()
-    missing = apply_edit(mask, Edit("missing_end_slices", 0.8), rng=rng)
-    assert missing.any(axis=(1, 2)).sum() < mask.any(axis=(1, 2)).sum()
-    assert (apply_edit(mask, Edit("holes", 0.8), rng=rng) <= mask).all()
-    assert (apply_edit(mask, Edit("false_positive_blobs", 0.8), rng=rng) >= mask).all()
-
-
-def test_label_swap_without_neighbour_and_unknown_kind_are_refused():
-    with pytest.raises(EditError, match="neighbour"):
-        apply_edit(_ball(), Edit("label_swap", 0.5), rng=np.random.default_rng(0))
-    with pytest.raises(EditError, match="unknown edit"):
-        apply_edit(_ball(), Edit("melt", 0.5), rng=np.random.default_rng(0))
-
-
-def _write(array: np.ndarray, path, spacing=(0.8, 0.8, 2.0)) -> str:
-    image = sitk.GetImageFromArray(array)
-    image.SetSpacing(spacing)
-    sitk.WriteImage(image, str(path))
-    return path.name
+from SegQualityReviewLib.quality.body import BodyFrame
+from SegQualityReviewLib.quality.crops import crop_dice, crop_of
+from SegQualityReviewLib.quality.synthetic import EDIT_KINDS, Edit, EditContext, EditError, apply_edit
 
 
 @pytest.fixture(scope="module")
-def synthetic_case_file(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("case")
-    rng = np.random.default_rng(1)
-    reference = _ball().astype(np.uint8) + 2 * _ball(center=(12, 24, 36), radius=6).astype(np.uint8)
-    output = np.roll(reference, 2, axis=2)
-    image = (reference * 40 + rng.normal(0, 5, reference.shape)).astype(np.float32)
-    entries = [
-        {
-            "case_id": "synthetic",
-            "patient": "p1",
-            "split": "train",
-            "modality": "MR",
-            "image": _write(image, folder / "image.nii.gz"),
-            "reference": _write(reference, folder / "reference.nii.gz"),
-            "model_outputs": [
-                {"family": "shifted", "model": "roll2", "path": _write(output, folder / "out.nii.gz")}
-            ],
-        }
-    ]
-    (folder / "cases.json").write_text(json.dumps(entries))
-    return folder / "cases.json", reference, output
-
-
-def test_generator_targets_equal_the_metric_core_dice(synthetic_case_file):
-    case_file, reference, output = synthetic_case_file
-    options = SampleOptions(edits_per_structure=2, edits_per_case_floor=0, slices_per_candidate=None, seed=5)
-    samples = build_samples(
-        load_case_file(case_file), encoding=EncodingConfig(image_size=32), options=options
+def kidneys(ts_ct):
+    volume, reference = ts_ct
+    body = BodyFrame.from_image(
+        volume.array, normalize_intensity(volume.array, modality="CT"), volume.geometry, modality="CT"
     )
-    for label in (1, 2):
-        name = f"label_{label}"
-        expected = score_masks(
-            (output == label)[None],
-            (reference == label)[None],
-            spacing=(2.0, 0.8, 0.8),
-            names=[name],
-            compute_distances=False,
-        )[0].dice
-        model_sample = next(s for s in samples if s.structure == name and s.source == "model:roll2")
-        assert model_sample.true_dice == pytest.approx(expected, abs=1e-9)
-        per_slice = [
-            score_masks(
-                (output == label)[z][None, None],
-                (reference == label)[z][None, None],
-                spacing=(1, 1, 1),
-                names=["s"],
-                compute_distances=False,
-            )[0]
-            for z in model_sample.slice_indices
-        ]
-        expected_slices = [1.0 if s.status == "both_empty" else s.dice for s in per_slice]
-        assert model_sample.slice_targets.tolist() == pytest.approx(expected_slices)
-        assert next(s for s in samples if s.structure == name and s.source == "reference").true_dice == 1.0
+    left, right = reference.mask("kidney_left"), reference.mask("kidney_right")
+    context = EditContext(
+        neighbour=reference.mask("spleen"), other=right, left_axis=body.left_axis, midline=body.midline
+    )
+    return left, right, context, body
 
 
-def test_samples_are_reproducible_for_a_seed(synthetic_case_file):
-    case_file = synthetic_case_file[0]
-    options = SampleOptions(edits_per_structure=3, edits_per_case_floor=0, seed=7)
-    first = build_samples(load_case_file(case_file), encoding=EncodingConfig(image_size=32), options=options)
-    second = build_samples(load_case_file(case_file), encoding=EncodingConfig(image_size=32), options=options)
-    assert [(s.source, s.true_dice, s.slice_indices) for s in first] == [
-        (s.source, s.true_dice, s.slice_indices) for s in second
-    ]
+@pytest.mark.parametrize("kind", [k for k in EDIT_KINDS if k != "empty"])
+def test_every_edit_of_a_real_kidney_is_reproducible_and_changes_it(kidneys, kind):
+    left, _, context, _ = kidneys
+    first = apply_edit(left, Edit(kind, 0.6), rng=np.random.default_rng(3), context=context)
+    second = apply_edit(left, Edit(kind, 0.6), rng=np.random.default_rng(3), context=context)
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, left)
 
 
-def test_one_patient_in_two_splits_is_refused(synthetic_case_file, tmp_path):
-    entries = json.loads(synthetic_case_file[0].read_text())
-    folder = synthetic_case_file[0].parent
-    for entry in entries:
-        for key in ("image", "reference"):
-            entry[key] = str(folder / entry[key])
-        entry["model_outputs"] = []
-    leaked = dict(entries[0], case_id="again", split="test")
-    (tmp_path / "cases.json").write_text(json.dumps([entries[0], leaked]))
-    with pytest.raises(SplitError, match="patient 'p1'"):
-        build_samples(
-            load_case_file(tmp_path / "cases.json"), encoding=EncodingConfig(), options=SampleOptions()
+def test_a_mirrored_left_kidney_lies_on_the_patients_right_over_the_right_kidney(kidneys):
+    left, right, context, body = kidneys
+    mirrored = apply_edit(left, Edit("mirror", 1.0), rng=np.random.default_rng(0), context=context)
+    box = (slice(None),) * 3
+    assert body.lateral_offset(left, box) > 0.2 and body.lateral_offset(mirrored, box) < -0.2
+    overlap = 2 * (mirrored & right).sum() / (mirrored.sum() + right.sum())
+    assert overlap > 0.3
+
+
+def test_a_wrong_label_is_the_other_structure_and_scores_zero(kidneys):
+    left, right, context, _ = kidneys
+    wrong = apply_edit(left, Edit("wrong_label", 0.5), rng=np.random.default_rng(0), context=context)
+    assert np.array_equal(wrong, right)
+    assert (
+        crop_dice(
+            crop_of("kidney_left", wrong, margin=(1, 1, 1)), crop_of("kidney_left", left, margin=(1, 1, 1))
         )
+        == 0.0
+    )
 
 
-def test_balancing_caps_every_dice_bin_at_the_median_count(synthetic_case_file):
-    case_file = synthetic_case_file[0]
-    options = SampleOptions(edits_per_structure=12, edits_per_case_floor=0, slices_per_candidate=2, seed=2)
-    samples = build_samples(
-        load_case_file(case_file), encoding=EncodingConfig(image_size=16), options=options
+def test_box_gap_shift_and_union_edits_do_what_they_say(kidneys):
+    left, _, context, _ = kidneys
+    rng = np.random.default_rng(1)
+    boxed = apply_edit(left, Edit("slice_box", 0.5), rng=rng, context=context)
+    for z in np.flatnonzero(left.any(axis=(1, 2))):
+        rows, cols = np.flatnonzero(left[z].any(axis=1)), np.flatnonzero(left[z].any(axis=0))
+        assert boxed[z, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
+    dropped = apply_edit(left, Edit("dropped_slices", 0.8), rng=rng, context=context)
+    occupied = np.flatnonzero(dropped.any(axis=(1, 2)))
+    assert occupied.size < np.count_nonzero(left.any(axis=(1, 2))) and np.diff(occupied).max() > 1
+    shifted = apply_edit(left, Edit("z_shift", 1.0), rng=rng, context=context)
+    assert shifted.sum() <= left.sum() and shifted.any()
+    assert not np.array_equal(np.flatnonzero(shifted.any(axis=(1, 2))), np.flatnonzero(left.any(axis=(1, 2))))
+    union = apply_edit(left, Edit("union_neighbour", 0.5), rng=rng, context=context)
+    assert (union >= left).all() and (union >= context.neighbour).all()
+
+
+def test_context_edits_without_their_context_and_unknown_kinds_are_refused(kidneys):
+    left, _, _, _ = kidneys
+    with pytest.raises(EditError, match="wrong_label"):
+        apply_edit(left, Edit("wrong_label", 0.5), rng=np.random.default_rng(0))
+    with pytest.raises(EditError, match="unknown edit"):
+        apply_edit(left, Edit("melt", 0.5), rng=np.random.default_rng(0))
+
+
+def test_crop_dice_equals_the_metric_cores_dice_over_the_whole_volume(kidneys, ts_ct):
+    left, _, context, _ = kidneys
+    volume, _ = ts_ct
+    rng = np.random.default_rng(2)
+    edited = [
+        apply_edit(left, Edit(kind, 0.7), rng=rng, context=context)
+        for kind in ("shift", "dilate", "mirror", "holes")
+    ]
+    reference = crop_of("kidney_left", left, margin=(2, 2, 2))
+    scores = score_masks(
+        np.stack(edited),
+        np.broadcast_to(left, (len(edited),) + left.shape).copy(),
+        spacing=volume.geometry.array_spacing,
+        names=[f"e{i}" for i in range(len(edited))],
+        compute_distances=False,
+        device="cpu",
     )
-    balanced = balance_by_dice(samples, bins=5, seed=0)
-    before = np.bincount(
-        np.minimum((np.array([s.true_dice for s in samples]) * 5).astype(int), 4), minlength=5
-    )
-    after = np.bincount(
-        np.minimum((np.array([s.true_dice for s in balanced]) * 5).astype(int), 4), minlength=5
-    )
-    cap = int(np.median(before[before > 0]))
-    assert (after <= cap).all() and (after == np.minimum(before, cap)).all()
+    for mask, score in zip(edited, scores):
+        assert crop_dice(crop_of("kidney_left", mask, margin=(3, 1, 2)), reference) == pytest.approx(
+            score.dice, abs=1e-12
+        )

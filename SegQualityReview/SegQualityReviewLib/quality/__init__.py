@@ -3,27 +3,32 @@
 Public API::
 
     estimate_quality(volume, structures, *, threshold=0.7, weights=None, device="auto",
-                     other_segmentations=(), modality="auto", progress=None) -> list[QualityEstimate]
-    QualityEstimate(structure, predicted_dice, interval_low, interval_high, flagged, worst_slice, slice_scores)
+                     other_segmentations=(), modality="auto", progress=None, channels=None,
+                     sequence=None, mode="default", augmented_segmentations=(), cache_folder=None)
+        -> list[QualityEstimate]
+    estimate_files(*, image, segmentation, label_map=None, channels=None, sequence=None,
+                   other_segmentations=(), other_label_map=None, **options) -> list[QualityEstimate]
+    QualityEstimate(structure, predicted_dice, interval_low, interval_high, flagged, worst_slice,
+                    slice_scores, status, signals)
     load_bundle(path=None) -> EstimatorBundle      (None: the shipped weights, DEFAULT_WEIGHTS)
-    EncodingConfig, encode_structure                (the network input, documented in docs/estimator.md)
 
-A timm network (shipped: EfficientNet-Lite0) scores 2D slices of each structure (cropped around the
-candidate mask); slice scores are aggregated to one Dice, mapped by the weights' monotone calibration,
-optionally fused with inter-model agreement, and given a split-conformal interval. Training, fine-tuning
-(``init_weights``) and evaluation: ``pipeline.train_estimator`` / ``evaluate_estimator``.
+Signals (``signals``): a ViT head on LiteMedSAM's frozen TinyViT embeddings of full slices, the MedSAM
+second opinion from the candidate's boxes, agreement with other segmentations, classical QC with
+per-name priors; fused by a gradient-boosted tree model shipped as arrays (``fusion``), calibrated and
+given a split-conformal interval per signal set (``calibration``). Training and leave-one-patient-out
+evaluation: ``pipeline.train_and_evaluate``. Model card: docs/estimator.md.
 """
 
-from .encoding import EncodingConfig, encode_structure
-from .estimator import QualityEstimate, estimate_quality
+from .estimator import MODES, QualityEstimate, estimate_quality
+from .files import estimate_files
 from .weights import DEFAULT_WEIGHTS, EstimatorBundle, load_bundle
 
 __all__ = [
     "DEFAULT_WEIGHTS",
-    "EncodingConfig",
+    "MODES",
     "EstimatorBundle",
     "QualityEstimate",
-    "encode_structure",
+    "estimate_files",
     "estimate_quality",
     "load_bundle",
 ]

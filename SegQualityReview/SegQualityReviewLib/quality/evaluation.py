@@ -1,75 +1,75 @@
-"""Accuracy of predicted Dice against true Dice: error, correlation, flagging, ranking and selection.
+"""Accuracy of predicted Dice against true Dice, pooled with patient-bootstrap intervals and per patient.
 
-Every report carries the true-Dice distribution beside the scores, since a high correlation on a set
-that is mostly good (or mostly bad) says little.
+Every report carries the true-Dice distribution beside the scores, since a correlation on a set that is
+mostly good (or mostly bad) says little. Intervals resample patients, not masks (a cluster bootstrap):
+masks of one patient are not independent, and the patient is what a new user brings.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from scipy import stats
 
-
-@dataclass(frozen=True)
-class ScoredCandidate:
-    """One candidate's true Dice and an estimator's prediction; ``group`` joins rivals for one structure."""
-
-    case_id: str
-    structure: str
-    source: str
-    family: str
-    true_dice: float
-    predicted_dice: float
-
-    @property
-    def group(self) -> tuple[str, str]:
-        return (self.case_id, self.structure)
+BOOTSTRAP_RESAMPLES = 2000
+POINT_METRICS = (
+    "mae",
+    "pearson",
+    "spearman",
+    "auroc_below_threshold",
+    "flag_precision",
+    "flag_recall",
+    "coverage",
+)
 
 
-def evaluate(
-    candidates: Sequence[ScoredCandidate], *, threshold: float = 0.7, flag_rate: float = 0.1
+def scores(
+    true: np.ndarray,
+    predicted: np.ndarray,
+    *,
+    threshold: float = 0.7,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
 ) -> dict:
-    """MAE, Pearson, Spearman, AURC, AUROC(Dice < threshold), sensitivity at ``flag_rate``, Kendall tau of
-    rankings within each structure, best-candidate selection gain, and the true-Dice distribution."""
-    true = np.array([c.true_dice for c in candidates], dtype=float)
-    predicted = np.array([c.predicted_dice for c in candidates], dtype=float)
-    report = {
-        "n": int(true.size),
-        "true_dice": {
-            "mean": _round(true.mean()) if true.size else None,
+    """MAE, Pearson, Spearman, AUROC(Dice < threshold), flag precision and recall (predicted below the
+    threshold), interval coverage and mean width, and the true-Dice distribution."""
+    true = np.asarray(true, float)
+    predicted = np.asarray(predicted, float)
+    report: dict = {"n": int(true.size)}
+    if true.size:
+        report["true_dice"] = {
+            "mean": _round(true.mean()),
             "sd": _round(true.std(ddof=1)) if true.size > 1 else None,
-            "share_below_threshold": _round((true < threshold).mean()) if true.size else None,
-        },
-    }
+            "share_below_threshold": _round((true < threshold).mean()),
+        }
+    report.update(_metrics(true, predicted, threshold, low, high))
+    if true.size:
+        report["mean_predicted"] = _round(predicted.mean())
+    return {k: (_round(v) if isinstance(v, float) else v) for k, v in report.items()}
+
+
+def _metrics(true, predicted, threshold, low=None, high=None) -> dict:
+    values: dict = dict.fromkeys(POINT_METRICS)
     if true.size < 3:
-        return report
+        return values
     bad = true < threshold
-    report.update(
-        mae=_round(np.abs(true - predicted).mean()),
-        pearson=_round(stats.pearsonr(true, predicted).statistic) if np.ptp(predicted) > 0 else None,
-        spearman=_round(stats.spearmanr(true, predicted).statistic) if np.ptp(predicted) > 0 else None,
-        aurc=_round(aurc(true, predicted)),
-        auroc_below_threshold=_round(auroc(bad, -predicted)) if 0 < bad.sum() < bad.size else None,
-        sensitivity_at_flag_rate=_round(sensitivity_at_flag_rate(bad, predicted, rate=flag_rate))
-        if bad.any()
-        else None,
-        flag_rate=flag_rate,
-        threshold=threshold,
-        flagged_below_threshold=_flagging(bad, predicted < threshold),
-    )
-    report.update(ranking_and_selection(candidates))
-    return report
-
-
-def aurc(true_dice: np.ndarray, predicted_dice: np.ndarray) -> float:
-    """Area under the risk-coverage curve, risk = 1 - Dice, accepting the most confident cases first."""
-    risk = 1.0 - true_dice[np.argsort(-predicted_dice, kind="stable")]
-    return float((np.cumsum(risk) / np.arange(1, risk.size + 1)).mean())
+    flagged = predicted < threshold
+    values["mae"] = float(np.abs(true - predicted).mean())
+    if np.ptp(predicted) > 0 and np.ptp(true) > 0:
+        values["pearson"] = float(stats.pearsonr(true, predicted).statistic)
+        values["spearman"] = float(stats.spearmanr(true, predicted).statistic)
+    if 0 < bad.sum() < bad.size:
+        values["auroc_below_threshold"] = auroc(bad, -predicted)
+    values["flag_precision"] = float(bad[flagged].mean()) if flagged.any() else None
+    values["flag_recall"] = float(flagged[bad].mean()) if bad.any() else None
+    values["share_flagged"] = float(flagged.mean())
+    if low is not None and high is not None:
+        values["coverage"] = float(((true >= low - 1e-9) & (true <= high + 1e-9)).mean())
+        values["mean_interval_width"] = float((np.asarray(high) - np.asarray(low)).mean())
+    return values
 
 
 def auroc(positive: np.ndarray, score: np.ndarray) -> float:
@@ -78,80 +78,100 @@ def auroc(positive: np.ndarray, score: np.ndarray) -> float:
     return float(u / (positive.sum() * (~positive).sum()))
 
 
-def sensitivity_at_flag_rate(bad: np.ndarray, predicted_dice: np.ndarray, *, rate: float) -> float:
-    """Share of truly bad candidates among the ``rate`` fraction with the lowest predicted Dice."""
-    flagged = np.argsort(predicted_dice, kind="stable")[: max(1, int(round(rate * predicted_dice.size)))]
-    return float(bad[flagged].sum() / bad.sum())
-
-
-def _flagging(bad: np.ndarray, flagged: np.ndarray) -> dict:
-    """How ``flagged`` (predicted Dice below the threshold) matches truly bad candidates."""
+def cluster_bootstrap(
+    true: np.ndarray,
+    predicted: np.ndarray,
+    patients: Sequence[str],
+    *,
+    threshold: float = 0.7,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """Percentile intervals of the pooled metrics over patient resamples (masks of a drawn patient all
+    enter, a patient drawn twice enters twice); ``None`` with fewer than two patients."""
+    patients = np.asarray(patients, dtype=object)
+    names = list(dict.fromkeys(patients.tolist()))
+    if len(names) < 2:
+        return dict.fromkeys(POINT_METRICS)
+    members = [np.flatnonzero(patients == name) for name in names]
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {m: [] for m in POINT_METRICS}
+    for _ in range(resamples):
+        index = np.concatenate([members[i] for i in rng.integers(len(names), size=len(names))])
+        values = _metrics(
+            true[index],
+            predicted[index],
+            threshold,
+            None if low is None else low[index],
+            None if high is None else high[index],
+        )
+        for name in POINT_METRICS:
+            if values.get(name) is not None and math.isfinite(values[name]):
+                draws[name].append(values[name])
+    tail = (1.0 - level) / 2.0 * 100.0
     return {
-        "share_flagged": _round(flagged.mean()),
-        "precision": _round(bad[flagged].mean()) if flagged.any() else None,
-        "recall": _round(flagged[bad].mean()) if bad.any() else None,
+        name: [_round(np.percentile(d, tail)), _round(np.percentile(d, 100.0 - tail))]
+        if len(d) >= 20
+        else None
+        for name, d in draws.items()
     }
 
 
-def ranking_and_selection(candidates: Sequence[ScoredCandidate]) -> dict:
-    """Within each (case, structure) with 3+ candidates: Kendall tau between predicted and true order, and
-    the Dice gained by taking the predicted best over a random pick, against the oracle's gain."""
-    groups: dict[tuple[str, str], list[ScoredCandidate]] = defaultdict(list)
-    for candidate in candidates:
-        groups[candidate.group].append(candidate)
-    taus, gains, oracle_gains = [], [], []
-    for members in groups.values():
-        if len(members) < 3:
-            continue
-        true = np.array([m.true_dice for m in members])
-        predicted = np.array([m.predicted_dice for m in members])
-        if np.ptp(true) > 0 and np.ptp(predicted) > 0:
-            taus.append(stats.kendalltau(true, predicted).statistic)
-        gains.append(true[np.argmax(predicted)] - true.mean())
-        oracle_gains.append(true.max() - true.mean())
-    return {
-        "groups_ranked": len(gains),
-        "kendall_tau_mean": _round(np.mean(taus)) if taus else None,
-        "selection_gain_mean": _round(np.mean(gains)) if gains else None,
-        "oracle_selection_gain_mean": _round(np.mean(oracle_gains)) if oracle_gains else None,
-    }
+def pooled_and_per_patient(
+    true: np.ndarray,
+    predicted: np.ndarray,
+    patients: Sequence[str],
+    *,
+    threshold: float = 0.7,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
+    bootstrap: bool = True,
+) -> dict:
+    """``pooled`` scores (with ``interval_95`` from the patient bootstrap) and ``per_patient`` scores."""
+    true, predicted = np.asarray(true, float), np.asarray(predicted, float)
+    patients = np.asarray(patients, dtype=object)
+    pooled = scores(true, predicted, threshold=threshold, low=low, high=high)
+    if bootstrap:
+        pooled["interval_95"] = cluster_bootstrap(
+            true, predicted, patients, threshold=threshold, low=low, high=high
+        )
+    per_patient = {}
+    for name in dict.fromkeys(patients.tolist()):
+        members = patients == name
+        per_patient[name] = scores(
+            true[members],
+            predicted[members],
+            threshold=threshold,
+            low=None if low is None else low[members],
+            high=None if high is None else high[members],
+        )
+    return {"pooled": pooled, "per_patient": per_patient}
 
 
-def save_plots(
-    candidates: Sequence[ScoredCandidate], folder: str | Path, *, prefix: str, title: str
-) -> list[Path]:
-    """A predicted-vs-true scatter and a risk-coverage plot as PNG files; returns their paths."""
+def save_scatter(true, predicted, path: str | Path, *, title: str) -> Path:
+    """A predicted-vs-true scatter as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    true = np.array([c.true_dice for c in candidates])
-    predicted = np.array([c.predicted_dice for c in candidates])
-    scatter_path, coverage_path = folder / f"{prefix}_scatter.png", folder / f"{prefix}_risk_coverage.png"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     axes.scatter(true, predicted, s=8, alpha=0.5)
     axes.plot([0, 1], [0, 1], color="grey", linewidth=1)
     axes.set(xlabel="true Dice", ylabel="predicted Dice", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     figure.tight_layout()
-    figure.savefig(scatter_path, dpi=110)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
-    order = np.argsort(-predicted, kind="stable")
-    risk = np.cumsum(1.0 - true[order]) / np.arange(1, true.size + 1)
-    oracle = np.cumsum(np.sort(1.0 - true)) / np.arange(1, true.size + 1)
-    coverage = np.arange(1, true.size + 1) / max(1, true.size)
-    figure, axes = plt.subplots(figsize=(4.5, 3.5))
-    axes.plot(coverage, risk, label="estimator")
-    axes.plot(coverage, oracle, label="oracle", linestyle="--")
-    axes.set(xlabel="coverage (share accepted)", ylabel="risk (mean 1 - Dice)", title=title)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(coverage_path, dpi=110)
-    plt.close(figure)
-    return [scatter_path, coverage_path]
+    return path
 
 
-def _round(value: float) -> float:
-    return round(float(value), 4)
+def _round(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else None

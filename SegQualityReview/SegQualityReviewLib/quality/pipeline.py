@@ -1,333 +1,470 @@
-"""Train, calibrate and evaluate an estimator end to end on labelled cases (behind the CLI commands).
+"""Train and evaluate the estimator end to end (behind ``train-estimator`` and ``eval-estimator``).
 
-``train_estimator`` / ``evaluate_estimator`` build samples from cases; ``fit_estimator`` /
-``evaluate_samples`` take samples already built, so several backbones can be compared on identical data.
-``init_weights`` fine-tunes an existing estimator instead (0 epochs: recalibrate it only).
-Samples are always built with the two-channel encoding and converted per backbone (``compose_channels``).
+1. Sample tables per case (``samples``; built once, cached on disk).
+2. The ViT head, leave one patient out: each training patient's candidates are scored by a head
+   trained without that patient; the shipped head is trained on every training patient.
+3. The fusion, leave one patient out with an inner leave-one-patient-out for its calibration and
+   conformal interval (``crossval``), beside the baselines and each signal alone.
+4. The shipped fusion, calibration and interval on every training patient; then the evaluation-only
+   patients (never trained on) scored by the shipped estimator as a user would run it.
+The report's figures are stored in the weights' metadata; the model card's tables are these figures.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import platform
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import timm
-import torch
 
-from ..errors import SegQualityError
-from .aggregate import aggregate_slices, conformal_half_width, fuse_with_agreement
-from .calibration import cross_fitted_predictions, fit_monotone_calibration
-from .cases import LabelledCase
-from .encoding import EncodingConfig, compose_channels
-from .evaluation import ScoredCandidate, evaluate, save_plots
-from .model import ModelConfig, QualityNet, load_lukemelas_style_weights
-from .samples import CandidateSample, SampleOptions, balance_by_dice, build_samples
-from .training import TrainingOptions, TrainingResult, predict_slices, train
+from .candidates import CandidateOptions
+from .cases import LabelledCase, check_patient_roles
+from .crossval import (
+    CALIBRATIONS,
+    FusionFit,
+    PriorBank,
+    fit_model,
+    fit_with_calibration,
+    predict_under,
+    with_priors,
+)
+from .embeddings import SliceEncoder
+from .evaluation import pooled_and_per_patient
+from .fusion_fit import FusionOptions
+from .head_training import (
+    HeadTrainingOptions,
+    candidate_head_features,
+    collect_rows,
+    predict_head_rows,
+    train_head,
+)
+from .priors import Observation, labels_only_observations
+from .reporting import by_source, goals, heldout_family, lopo_report, plots, write_report, wrong_label
+from .samples import SampleTable, build_case_samples, load_case_samples, samples_path, save_case_samples
+from .signal_sets import signal_set_of
+from .signals import SIGNAL_FEATURES, vit_head
+from .signals.classical import prior_features, shape_heuristic
 from .weights import EstimatorBundle, load_bundle, save_bundle
 
 Progress = Callable[[str], None]
-EVALUATED_SPLITS = ("test", "heldout_family")
+VIEWS = ("fused", "fused_no_agreement", "fused_no_medsam", "fused_classical_only")
 
 
-class TrainingSetupError(SegQualityError):
-    """Training options that contradict each other (e.g. 0 epochs without weights to start from)."""
+@dataclass(frozen=True)
+class TrainingOptions:
+    candidates: CandidateOptions = field(default_factory=CandidateOptions)
+    head: HeadTrainingOptions = field(default_factory=HeadTrainingOptions)
+    fusion: FusionOptions = field(default_factory=FusionOptions)
+    alpha: float = 0.1
+    threshold: float = 0.7
+    calibration: str = "auto"
+
+    def as_dict(self) -> dict:
+        return {
+            "candidates": asdict(self.candidates),
+            "head": self.head.as_dict(),
+            "fusion": self.fusion.as_dict(),
+            "alpha": self.alpha,
+            "threshold": self.threshold,
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_dict(cls, fields_: dict) -> TrainingOptions:
+        return cls(
+            candidates=CandidateOptions(**fields_["candidates"]),
+            head=HeadTrainingOptions(**fields_["head"]),
+            fusion=FusionOptions(**fields_["fusion"]),
+            alpha=float(fields_["alpha"]),
+            threshold=float(fields_["threshold"]),
+            calibration=str(fields_.get("calibration", "auto")),
+        )
 
 
-def build_split_samples(
+def load_tables(
     cases: Sequence[LabelledCase],
     *,
-    encoding: EncodingConfig,
-    sample_options: SampleOptions,
-    splits: Sequence[str],
+    cache_folder: str | Path,
+    options: CandidateOptions,
+    device: str = "cpu",
     progress: Progress = print,
-) -> dict[str, list[CandidateSample]]:
-    """Two-channel samples per split: a few slices per candidate for ``train``, all slices otherwise."""
-    base = replace(encoding, mask_mode="channel")
-    samples = {}
-    for split in splits:
-        options = sample_options if split == "train" else replace(sample_options, slices_per_candidate=None)
-        split_cases = [c for c in cases if c.split == split]
-        progress(f"building {split} samples: {', '.join(c.case_id for c in split_cases)}")
-        samples[split] = build_samples(split_cases, encoding=base, options=options, progress=progress)
-    return samples
+) -> list[SampleTable]:
+    """Every case's sample table, built (and cached under ``cache_folder/samples``) where missing."""
+    check_patient_roles(cases)
+    cache_folder = Path(cache_folder)
+    encoder = SliceEncoder(device=device, cache_folder=cache_folder / "embeddings")
+    tables = []
+    for case in cases:
+        path = samples_path(cache_folder / "samples", case, options)
+        if not path.is_file():
+            progress(f"building samples of {case.case_id}")
+            save_case_samples(
+                build_case_samples(case, encoder=encoder, options=options, progress=progress), path
+            )
+        tables.append(load_case_samples(path))
+    return tables
 
 
-def predict_candidates(
-    model: QualityNet, samples: Sequence[CandidateSample], *, encoding: EncodingConfig, device: str = "cpu"
-) -> np.ndarray:
-    """The network's aggregated Dice for each two-channel sample (no agreement), slices predicted in one pass."""
-    if not samples:
-        return np.zeros(0)
-    slices = compose_channels(torch.cat([s.slices for s in samples]), config=encoding)
-    slice_predictions = predict_slices(model, slices, device=device)
-    bounds = np.cumsum([0] + [len(s.slice_indices) for s in samples])
-    return np.array(
-        [
-            aggregate_slices(slice_predictions[a:b], s.candidate_areas)
-            for s, a, b in zip(samples, bounds, bounds[1:])
-        ]
-    )
-
-
-def fit_estimator(
-    training_samples: Sequence[CandidateSample],
-    calibration_samples: Sequence[CandidateSample],
+def head_out_of_patient(
+    tables: Sequence[SampleTable],
     *,
-    model_config: ModelConfig,
-    encoding: EncodingConfig,
-    sample_options: SampleOptions,
-    training_options: TrainingOptions,
-    pretrained_checkpoint: str | Path | None = None,
-    initial: EstimatorBundle | None = None,
-    conformal_alpha: float = 0.1,
-    agreement_weight: float = 0.5,
+    options: HeadTrainingOptions,
+    cache_folder: Path,
     progress: Progress = print,
-) -> EstimatorBundle:
-    """Balance the training samples by Dice, train the network, then fit the monotone calibration and the
-    conformal interval on the calibration samples.
+) -> tuple[np.ndarray, dict]:
+    """(candidates, len(vit_head.FEATURES)) encoder features: the head's, for training patients from
+    heads trained without them, for evaluation patients from the head trained on all training
+    patients; the training-free embedding contrasts for all. Also that head's state (numpy; empty
+    when the tables hold no head rows, i.e. were built without the encoder)."""
+    import torch
 
-    ``initial`` fine-tunes that estimator's network (its model and encoding settings win over the given
-    ones); with 0 epochs its network is kept as is and only recalibrated. The conformal half-width comes
-    from cross-fitted residuals (each calibration candidate calibrated by a map fitted without it).
-    """
-    if training_options.epochs < 0 or (training_options.epochs == 0 and initial is None):
-        raise TrainingSetupError(f"epochs {training_options.epochs}: 0 epochs needs initial weights")
-    if initial is not None and pretrained_checkpoint is not None:
-        raise TrainingSetupError("initial weights and a pretrained checkpoint exclude each other")
-    balanced = balance_by_dice(training_samples, bins=sample_options.balance_bins, seed=sample_options.seed)
-    progress(f"{len(training_samples)} training candidates, {len(balanced)} after Dice balancing")
-    torch.manual_seed(training_options.seed)
-    if initial is not None:
-        model_config, encoding, model = initial.model_config, initial.encoding, initial.model
-    else:
-        model_config = replace(model_config, in_chans=encoding.in_chans, image_size=encoding.image_size)
-        model = QualityNet(model_config)
-    if pretrained_checkpoint is not None:
-        copied = load_lukemelas_style_weights(model, pretrained_checkpoint)
-        progress(f"initialised {copied} backbone tensors from {pretrained_checkpoint}")
-    inputs = [replace(s, slices=compose_channels(s.slices, config=encoding)) for s in balanced]
-    result = (
-        train(model, inputs, options=training_options, progress=progress)
-        if training_options.epochs > 0
-        else TrainingResult(steps=0, final_loss=float("nan"), seconds=0.0)
+    rows = collect_rows(tables)
+    count = sum(len(t.rows) for t in tables)
+    features = np.full((count, len(vit_head.FEATURES)), np.nan)
+    if not len(rows.candidate):
+        return features, {}
+    roles = np.concatenate([[t.role] * len(t.rows) for t in tables]) if tables else np.zeros(0)
+    row_role = roles[rows.candidate]
+    training = [p for p in dict.fromkeys(t.patient for t in tables if t.role == "train")]
+    tag = _tag(
+        {
+            "head": options.as_dict(),
+            "tables": [(t.case_id, len(t.rows), t.info.get("seconds")) for t in tables],
+        }
     )
-    calibration_true = np.array([s.true_dice for s in calibration_samples])
-    calibration_raw = predict_candidates(model, calibration_samples, encoding=encoding)
-    calibration = fit_monotone_calibration(calibration_raw, calibration_true)
-    cross_fitted = cross_fitted_predictions(calibration_raw, calibration_true)
-    half_width = conformal_half_width(calibration_true, cross_fitted, alpha=conformal_alpha)
-    raw_half_width = conformal_half_width(calibration_true, calibration_raw, alpha=conformal_alpha)
-    progress(
-        f"calibration: {len(calibration.knots_x)} knots; conformal half-width {half_width:.3f} "
-        f"({raw_half_width:.3f} uncalibrated) at alpha {conformal_alpha}"
-    )
-    trained_on = {s.case_id for s in training_samples}
-    if initial is not None:
-        trained_on |= set(initial.summary.get("trained_on", ()))
-    summary = {
-        "trained_on": sorted(trained_on),
-        "calibrated_on": sorted({s.case_id for s in calibration_samples}),
-        "training_candidates": len(balanced),
-        "training_slices": int(sum(len(s.slice_indices) for s in balanced)),
-        "training_dice_histogram": _histogram([s.true_dice for s in training_samples]),
-        "balanced_dice_histogram": _histogram([s.true_dice for s in balanced]),
-        "calibration_candidates": len(calibration_samples),
-        "training_steps": result.steps,
-        "training_seconds": round(result.seconds, 1),
-        "final_loss": round(result.final_loss, 5) if result.steps else None,
-        "pretrained": str(pretrained_checkpoint) if pretrained_checkpoint else None,
-        "initial_summary": dict(initial.summary) if initial is not None else None,
-        "uncalibrated_interval_half_width": raw_half_width,
-        "calibration_true_dice_mean": round(float(calibration_true.mean()), 4)
-        if calibration_true.size
-        else None,
-        "calibration_mae": {
-            "uncalibrated": _mean_error(calibration_raw, calibration_true),
-            "cross_fitted": _mean_error(cross_fitted, calibration_true),
-        },
-        "sample_options": asdict(sample_options),
-        "training_options": asdict(training_options),
-        "torch_threads": torch.get_num_threads(),
-        "versions": {
-            "torch": torch.__version__,
-            "timm": timm.__version__,
-            "python": platform.python_version(),
-        },
-    }
-    return EstimatorBundle(
-        model=model,
-        model_config=model_config,
-        encoding=encoding,
-        interval_half_width=half_width,
-        conformal_alpha=conformal_alpha,
-        agreement_weight=agreement_weight,
-        summary=summary,
-        calibration=calibration,
-    )
-
-
-def train_estimator(
-    cases: Sequence[LabelledCase],
-    *,
-    out_weights: str | Path,
-    report_folder: str | Path,
-    model_config: ModelConfig,
-    encoding: EncodingConfig,
-    sample_options: SampleOptions | None = None,
-    training_options: TrainingOptions | None = None,
-    pretrained_checkpoint: str | Path | None = None,
-    init_weights: str | Path | None = None,
-    conformal_alpha: float = 0.1,
-    agreement_weight: float = 0.5,
-    quantize: str | None = "int8",
-    progress: Progress = print,
-) -> dict:
-    """Build samples, train on ``train``, calibrate on ``calibration``, save the weights, evaluate.
-
-    The weights are saved as ``save_bundle`` with ``quantize`` (int8 kernels by default, None for
-    float16) and the evaluation reads them back, so the report describes the file as written.
-    ``init_weights`` starts from that estimator file (its model and encoding settings are used); with
-    0 epochs the ``train`` split is not even built and the network is only recalibrated.
-    Returns (and writes to ``report_folder/evaluation.json``) the report of ``evaluate_samples``.
-    """
-    started = time.perf_counter()
-    sample_options = sample_options or SampleOptions()
-    training_options = training_options or TrainingOptions()
-    initial = load_bundle(init_weights) if init_weights is not None else None
-    if initial is not None:
-        encoding = initial.encoding
-        progress(f"starting from {init_weights} ({initial.model_config.backbone}, {encoding.mask_mode})")
-    splits = (("train",) if training_options.epochs > 0 else ()) + ("calibration",) + EVALUATED_SPLITS
-    samples = build_split_samples(
-        cases, encoding=encoding, sample_options=sample_options, splits=splits, progress=progress
-    )
-    bundle = fit_estimator(
-        samples.get("train", []),
-        samples["calibration"],
-        model_config=model_config,
-        encoding=encoding,
-        sample_options=sample_options,
-        training_options=training_options,
-        pretrained_checkpoint=pretrained_checkpoint,
-        initial=initial,
-        conformal_alpha=conformal_alpha,
-        agreement_weight=agreement_weight,
-        progress=progress,
-    )
-    save_bundle(bundle, out_weights, quantize=quantize)
-    progress(f"saved {out_weights}")
-    bundle = load_bundle(out_weights)
-    report = evaluate_samples(bundle, {s: samples[s] for s in EVALUATED_SPLITS}, report_folder=report_folder)
-    report["training"] = dict(bundle.summary)
-    report["total_seconds"] = round(time.perf_counter() - started, 1)
-    _write_report(report, report_folder)
-    return report
-
-
-def evaluate_estimator(
-    bundle: EstimatorBundle,
-    cases: Sequence[LabelledCase],
-    *,
-    report_folder: str | Path,
-    sample_options: SampleOptions | None = None,
-    threshold: float = 0.7,
-    progress: Progress = print,
-) -> dict:
-    """Evaluate on the ``test`` split and, separately, on the held-out segmenter family."""
-    samples = build_split_samples(
-        cases,
-        encoding=bundle.encoding,
-        sample_options=sample_options or SampleOptions(),
-        splits=[s for s in EVALUATED_SPLITS if any(c.split == s for c in cases)],
-        progress=progress,
-    )
-    return evaluate_samples(bundle, samples, report_folder=report_folder, threshold=threshold)
-
-
-def evaluate_samples(
-    bundle: EstimatorBundle,
-    samples_by_split: Mapping[str, Sequence[CandidateSample]],
-    *,
-    report_folder: str | Path,
-    threshold: float = 0.7,
-) -> dict:
-    """Scores, plots and interval coverage per split, after the weights' calibration and (under
-    ``before_calibration``) before it, beside the MAE of always predicting the calibration split's mean
-    true Dice; on real model outputs also the training-free baseline (mean Dice against the other outputs)
-    and the fusion of both signals."""
-    report: dict = {
-        "threshold": threshold,
-        "interval_half_width": bundle.interval_half_width,
-        "calibration": bundle.calibration.as_dict(),
-    }
-    for split, samples in samples_by_split.items():
-        if not samples:
+    folder = cache_folder / "heads" / tag
+    folder.mkdir(parents=True, exist_ok=True)
+    state: dict = {}
+    for fold in [*training, None]:
+        path = folder / f"{fold or 'all'}.pt"
+        trained_on = np.flatnonzero((row_role == "train") & (rows.patient != fold))
+        if not trained_on.size:
             continue
-        raw = predict_candidates(bundle.model, samples, encoding=bundle.encoding)
-        predicted = bundle.calibration(raw)
-        scored = _scored(samples, predicted)
-        report[split] = evaluate(scored, threshold=threshold)
-        report[split]["before_calibration"] = evaluate(_scored(samples, raw), threshold=threshold)
-        report[split]["before_calibration"]["mean_predicted"] = round(float(raw.mean()), 4)
-        constant = bundle.summary.get("calibration_true_dice_mean")
-        if constant is not None:
-            true = np.array([s.true_dice for s in samples])
-            report[split]["constant_baseline_mae"] = round(float(np.abs(true - constant).mean()), 4)
-        raw_half_width = bundle.summary.get("uncalibrated_interval_half_width")
-        if raw_half_width is not None:
-            report[split]["before_calibration"]["coverage_of_interval"] = _coverage(
-                samples, raw, raw_half_width
+        scored = (
+            np.flatnonzero(rows.patient == fold)
+            if fold is not None
+            else np.flatnonzero(row_role == "evaluation")
+        )
+        if path.is_file():
+            net = _load_head(path)
+        else:
+            progress(
+                f"training the ViT head {'without ' + fold if fold else 'on every training patient'}: {len(trained_on)} rows"
             )
-        report[split]["mean_predicted"] = round(float(predicted.mean()), 4)
-        report[split]["cases"] = sorted({s.case_id for s in samples})
-        report[split]["coverage_of_interval"] = _coverage(samples, predicted, bundle.interval_half_width)
-        save_plots(scored, report_folder, prefix=split, title=f"{split} (n={len(scored)})")
-        real = [i for i, s in enumerate(samples) if s.agreement_dice is not None]
-        if real:
-            real_samples = [samples[i] for i in real]
-            agreement = np.array([s.agreement_dice for s in real_samples])
-            fused = np.array(
-                [
-                    fuse_with_agreement(p, a, weight=bundle.agreement_weight)
-                    for p, a in zip(predicted[real], agreement)
-                ]
-            )
-            report[f"{split}_real_outputs"] = {
-                "network": evaluate(_scored(real_samples, predicted[real]), threshold=threshold),
-                "agreement_baseline": evaluate(_scored(real_samples, agreement), threshold=threshold),
-                "fused": evaluate(_scored(real_samples, fused), threshold=threshold),
-            }
-    _write_report(report, report_folder)
+            net = train_head(rows, trained_on, options=options, progress=progress)
+            torch.save(net.state_dict(), path)
+        if scored.size:
+            predictions = predict_head_rows(net, rows, scored)
+            values = candidate_head_features(rows, scored, predictions, count)
+            touched = np.unique(rows.candidate[scored])
+            features[touched] = values[touched]
+        if fold is None:
+            state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    return features, state
+
+
+def _load_head(path: Path):
+    import torch
+
+    from .signals.vit_head import build_head_net
+
+    net = build_head_net()
+    net.load_state_dict(torch.load(path, weights_only=True))
+    return net.eval()
+
+
+def assemble_rows(tables: Sequence[SampleTable], head: np.ndarray) -> list[dict]:
+    """One dict per candidate over all tables, with the encoder features (``vit_head.FEATURES``)."""
+    rows = []
+    for table in tables:
+        for row in table.rows:
+            rows.append(dict(row))
+    for row, values in zip(rows, head):
+        for name, value in zip(vit_head.FEATURES, values):
+            row[name] = None if math.isnan(value) else float(value)
+    for row in rows:
+        for name in (*SIGNAL_FEATURES["medsam"], *SIGNAL_FEATURES["agreement"]):
+            value = row.get(name)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                row[name] = float(value)
+    return rows
+
+
+def view_set(row: dict, view: str) -> str:
+    """The signal set a row is shown under for one reported view (``VIEWS``)."""
+    own = signal_set_of(row)
+    agreement = "+agreement" if own.endswith("+agreement") else ""
+    base = own.split("+")[0]
+    if view == "fused":
+        return own
+    if view == "fused_no_agreement":
+        return base
+    if view == "fused_no_medsam":
+        return ("head" if base in ("medsam", "head") else "classical") + agreement
+    if view == "fused_classical_only":
+        return "classical" + agreement
+    raise ValueError(view)
+
+
+def predict_views(fit, rows: Sequence[dict]) -> dict[str, dict[str, np.ndarray]]:
+    """Raw and calibrated Dice with interval bounds for every row under each view."""
+    out = {}
+    for view in VIEWS:
+        sets = [view_set(r, view) for r in rows]
+        raw = np.zeros(len(rows))
+        for signal_set in set(sets):
+            members = [i for i, s in enumerate(sets) if s == signal_set]
+            raw[members] = predict_under(fit.model, [rows[i] for i in members], signal_set)
+        calibrated = fit.calibration(raw)
+        low, high = np.zeros(len(rows)), np.zeros(len(rows))
+        for signal_set in set(sets):
+            members = np.array([i for i, s in enumerate(sets) if s == signal_set])
+            low[members], high[members] = fit.intervals.interval(calibrated[members], signal_set)
+        out[view] = {"raw": raw, "calibrated": calibrated, "low": low, "high": high, "sets": np.array(sets)}
+    return out
+
+
+def train_and_evaluate(
+    cases: Sequence[LabelledCase],
+    *,
+    cache_folder: str | Path,
+    out_weights: str | Path | None,
+    report_folder: str | Path,
+    options: TrainingOptions = TrainingOptions(),
+    shared_data: str | Path | None = None,
+    progress: Progress = print,
+) -> dict:
+    """The whole procedure of the module docstring; writes ``evaluation.json`` (and the weights)."""
+    started = time.perf_counter()
+    cache_folder, report_folder = Path(cache_folder), Path(report_folder)
+    tables = load_tables(cases, cache_folder=cache_folder, options=options.candidates, progress=progress)
+    head, head_state = head_out_of_patient(
+        tables, options=options.head, cache_folder=cache_folder, progress=progress
+    )
+    rows = assemble_rows(tables, head)
+    bank = PriorBank(
+        by_patient={
+            p: [o for t in tables if t.patient == p and t.role == "train" for o in t.observations]
+            for p in dict.fromkeys(t.patient for t in tables if t.role == "train")
+        },
+        labels_only=_labels_only(shared_data, cache_folder),
+    )
+    training_rows = [r for r in rows if r["role"] == "train"]
+    predictions, bounds = cross_validate(training_rows, bank, options, progress=progress)
+    report = {
+        "threshold": options.threshold,
+        "alpha": options.alpha,
+        "training_mean_dice": round(float(np.mean([r["true_dice"] for r in training_rows])), 4),
+        "cases": {
+            t.case_id: {"patient": t.patient, "role": t.role, "candidates": len(t.rows), **t.info}
+            for t in tables
+        },
+        "lopo": lopo_report(training_rows, predictions, bounds, options.threshold),
+        "lopo_by_source": by_source(training_rows, predictions["fused"], bounds["fused"], options.threshold),
+        "heldout_family": heldout_family(training_rows, predictions, bounds, options.threshold),
+        "wrong_label": wrong_label(training_rows, predictions["fused"]),
+        "calibration": choose_calibration(training_rows, predictions, options),
+    }
+    progress(f"fitting the shipped fusion on every training patient ({report['calibration']} calibration)")
+    fits, _ = fit_with_calibration(
+        with_priors(training_rows, bank, excluded=set()),
+        options.fusion,
+        alpha=options.alpha,
+        progress=progress,
+    )
+    final = fits[report["calibration"]]
+    bundle = EstimatorBundle(
+        head_state=head_state,
+        fusion=final.model,
+        calibration=final.calibration,
+        intervals=final.intervals,
+        priors=bank.without(set()),
+        summary={},
+    )
+    if out_weights is not None:
+        # Evaluate the file as written (float16 head tensors), not the model in memory.
+        save_bundle(bundle, out_weights)
+        bundle = load_bundle(out_weights)
+    evaluation_tables = [t for t in tables if t.role == "evaluation"]
+    if evaluation_tables:
+        report["never_trained"] = evaluate_bundle(
+            bundle, evaluation_tables, threshold=options.threshold, constant=report["training_mean_dice"]
+        )
+    report["goals"] = goals(report)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    plots(training_rows, predictions, report_folder)
+    summary = {
+        "trained_on": sorted({t.case_id for t in tables if t.role == "train"}),
+        "never_trained_on": sorted({t.case_id for t in evaluation_tables}),
+        "options": options.as_dict(),
+        "versions": _versions(),
+        "report": report,
+    }
+    if out_weights is not None:
+        save_bundle(replace(bundle, summary=summary), out_weights)
+        progress(f"saved {out_weights}")
+    write_report(report, report_folder)
     return report
 
 
-def _scored(samples: Sequence[CandidateSample], predicted: np.ndarray) -> list[ScoredCandidate]:
-    return [
-        ScoredCandidate(s.case_id, s.structure, s.source, s.family, s.true_dice, float(p))
-        for s, p in zip(samples, predicted)
-    ]
+def cross_validate(
+    training_rows: Sequence[dict], bank: PriorBank, options: TrainingOptions, *, progress: Progress = print
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Leave-one-patient-out predictions of every predictor (``_PREDICTORS``) for every training row,
+    and the interval bounds of each view; nothing fitted for a patient's rows saw that patient."""
+    predictions = {name: np.full(len(training_rows), np.nan) for name in _PREDICTORS}
+    bounds = {
+        name: (np.zeros(len(training_rows)), np.zeros(len(training_rows)))
+        for name in (*(f"{v}_{c}" for v in VIEWS for c in CALIBRATIONS), *VIEWS)
+    }
+    for patient in dict.fromkeys(r["patient"] for r in training_rows):
+        progress(f"outer fold without {patient}")
+        index = np.array([i for i, r in enumerate(training_rows) if r["patient"] == patient])
+        train = with_priors([r for r in training_rows if r["patient"] != patient], bank, excluded={patient})
+        test = with_priors([training_rows[i] for i in index], bank, excluded={patient})
+        fits, _ = fit_with_calibration(train, options.fusion, alpha=options.alpha, progress=progress)
+        for variant, fit in fits.items():
+            for view, values in predict_views(fit, test).items():
+                name = f"{view}_{variant}"
+                predictions[name][index] = values["calibrated"]
+                bounds[name][0][index], bounds[name][1][index] = values["low"], values["high"]
+        _fill_baselines(predictions, index, train, test, options)
+    variant = choose_calibration(training_rows, predictions, options)
+    for view in VIEWS:
+        predictions[view] = predictions[f"{view}_{variant}"]
+        bounds[view] = bounds[f"{view}_{variant}"]
+    return predictions, bounds
 
 
-def _coverage(samples: Sequence[CandidateSample], predicted: np.ndarray, half_width: float) -> float | None:
-    true = np.array([s.true_dice for s in samples])
-    return round(float((np.abs(true - predicted) <= half_width).mean()), 4)
+def choose_calibration(training_rows: Sequence[dict], predictions: dict, options: TrainingOptions) -> str:
+    """``options.calibration``, or with ``auto`` the variant with the lower out-of-patient MAE of the
+    fused estimate (chosen on the same folds it is then reported on; the model card says so)."""
+    if options.calibration != "auto":
+        return options.calibration
+    true = np.array([r["true_dice"] for r in training_rows])
+    errors = {v: float(np.abs(predictions[f"fused_{v}"] - true).mean()) for v in CALIBRATIONS}
+    return min(errors, key=errors.get)
 
 
-def _mean_error(predicted: np.ndarray, true: np.ndarray) -> float:
-    return round(float(np.abs(predicted - true).mean()), 4) if true.size else float("nan")
+def evaluate_bundle(
+    bundle: EstimatorBundle,
+    tables: Sequence[SampleTable],
+    *,
+    threshold: float = 0.7,
+    constant: float | None = None,
+) -> dict:
+    """Score the tables' candidates with a saved estimator exactly as shipped: its head, priors, fusion,
+    calibration and intervals (the patients must be ones it never saw)."""
+    rows_head = collect_rows(tables)
+    count = sum(len(t.rows) for t in tables)
+    selected = np.arange(len(rows_head.candidate))
+    predictions = (
+        predict_head_rows(bundle.head_network(), rows_head, selected)
+        if selected.size and bundle.head_state
+        else None
+    )
+    head = candidate_head_features(rows_head, selected, predictions, count)
+    rows = assemble_rows(tables, head)
+    for row in rows:
+        row.update(prior_features(row["structure"], row, row.get("qc_raw_intensity") or {}, bundle.priors))
+    fit = FusionFit(model=bundle.fusion, calibration=bundle.calibration, intervals=bundle.intervals)
+    views = predict_views(fit, rows)
+    true = np.array([r["true_dice"] for r in rows])
+    patients = [r["patient"] for r in rows]
+    report = {
+        view: pooled_and_per_patient(
+            true,
+            views[view]["calibrated"],
+            patients,
+            threshold=threshold,
+            low=views[view]["low"],
+            high=views[view]["high"],
+        )
+        for view in VIEWS
+    }
+    if constant is not None:
+        report["constant"] = pooled_and_per_patient(
+            true, np.full(true.size, constant), patients, threshold=threshold
+        )
+    report["shape_heuristic"] = pooled_and_per_patient(
+        true, np.array([shape_heuristic(r) for r in rows]), patients, threshold=threshold
+    )
+    report["wrong_label"] = wrong_label(rows, views["fused"]["calibrated"])
+    report["by_source"] = by_source(
+        rows, views["fused"]["calibrated"], (views["fused"]["low"], views["fused"]["high"]), threshold
+    )
+    report["cases"] = sorted({t.case_id for t in tables})
+    return report
 
 
-def _histogram(values: Sequence[float], bins: int = 5) -> list[int]:
-    return np.histogram(np.asarray(values, float), bins=bins, range=(0.0, 1.0))[0].tolist()
+_PREDICTORS = (
+    *VIEWS,
+    *(f"{v}_{c}" for v in VIEWS for c in CALIBRATIONS),
+    "constant",
+    "shape_heuristic",
+    "agreement_alone",
+    "head_alone",
+    "medsam_dice_alone",
+    "medsam_model",
+    "classical_model",
+    "linear_fused",
+)
 
 
-def _write_report(report: dict, folder: str | Path) -> Path:
-    path = Path(folder) / "evaluation.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
-    return path
+def _fill_baselines(predictions, index, train, test, options: TrainingOptions) -> None:
+    """The baselines and each signal alone for one held-out patient (``index`` into its rows)."""
+    weights = np.array([1.0 for _ in train])
+    predictions["constant"][index] = float(np.average([r["true_dice"] for r in train], weights=weights))
+    predictions["shape_heuristic"][index] = [shape_heuristic(r) for r in test]
+    predictions["agreement_alone"][index] = [_value(r, "agr_dice_mean") for r in test]
+    predictions["head_alone"][index] = [_value(r, "head_dice") for r in test]
+    predictions["medsam_dice_alone"][index] = [_value(r, "ms_dice") for r in test]
+    medsam = SIGNAL_FEATURES["medsam"]
+    with_medsam = [r for r in train if _value(r, "ms_dice") == _value(r, "ms_dice")]
+    if len(with_medsam) >= 2 * options.fusion.min_samples_leaf:
+        model = fit_model(with_medsam, options.fusion, medsam)
+        predictions["medsam_model"][index] = np.where(
+            np.isnan([_value(r, "ms_dice") for r in test]), np.nan, predict_under(model, test)
+        )
+    classical = SIGNAL_FEATURES["classical"]
+    predictions["classical_model"][index] = predict_under(fit_model(train, options.fusion, classical), test)
+    linear = fit_model(train, replace(options.fusion, learner="linear"))
+    predictions["linear_fused"][index] = predict_under(linear, test)
+
+
+def _value(row: dict, name: str) -> float:
+    value = row.get(name)
+    return float("nan") if value is None else float(value)
+
+
+def _labels_only(shared_data, cache_folder: Path) -> list[Observation]:
+    if shared_data is None:
+        return []
+    path = cache_folder / "labels_only_observations.json"
+    if path.is_file():
+        return [Observation(**o) for o in json.loads(path.read_text("utf-8"))]
+    observations = labels_only_observations(shared_data)
+    path.write_text(json.dumps([asdict(o) for o in observations]), encoding="utf-8")
+    return observations
+
+
+def _versions() -> dict:
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _tag(value) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
