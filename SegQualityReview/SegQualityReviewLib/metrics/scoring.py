@@ -10,17 +10,16 @@ import torch
 
 from ..io import StructurePair, StructureSet, check_same_geometry, pair_structures
 from .cpu_threads import single_cpu_thread
+from .crops import cropped_pairs
 from .failure_modes import count_components, empty_mask_status, failure_mode
 from .nearest import nearest_distances
 from .options import DEFAULT_NSD_TOLERANCE_MM, MetricInputError, NsdTolerance, ScoringOptions, scoring_options
-from .overlap import count_overlaps, union_bounding_box
+from .overlap import NO_VOXELS, count_overlaps, union_bounding_box
 from .records import StructureScore
 from .surface_summary import DistanceSummary, summarize_distances
 from .surfaces import extract_surface
 
 NAN = float("nan")
-# Structures scored together by score_structure_sets: bounds the stacked masks to ~256 MB per side.
-_VOXELS_PER_BATCH = 2**28
 
 
 def score_structure_sets(
@@ -51,17 +50,16 @@ def score_structure_sets(
     pairs = pair_structures(pred, gt)
     scored = [pair for pair in pairs if pair.pred_name is not None and pair.gt_name is not None]
     by_name: dict[str, StructureScore] = {}
-    per_batch = max(1, _VOXELS_PER_BATCH // math.prod(gt.geometry.array_shape))
-    for start in range(0, len(scored), per_batch):
-        batch = scored[start : start + per_batch]
-        pred_masks = torch.as_tensor(pred.masks([pair.pred_name for pair in batch])).to(options.device)
-        gt_masks = torch.as_tensor(gt.masks([pair.gt_name for pair in batch])).to(options.device)
-        names = [pair.name for pair in batch]
-        with single_cpu_thread(options.device):
-            batch_scores = _score_batch(
-                pred_masks, gt_masks, names, spacing, gt.geometry.diagonal_mm, options
+    with single_cpu_thread(options.device):
+        for crop in cropped_pairs(pred, gt, scored):
+            by_name[crop.name] = _score_structure(
+                crop.name,
+                _on_device(crop.pred, options.device),
+                _on_device(crop.gt, options.device),
+                spacing,
+                gt.geometry.diagonal_mm,
+                options,
             )
-        by_name.update((score.structure, score) for score in batch_scores)
     for pair in pairs:
         if pair.name not in by_name:
             by_name[pair.name] = _undeclared_score(pair, pred, gt, voxel_ml)
@@ -105,7 +103,12 @@ def score_masks(
         raise MetricInputError(f"spacing must be three positive mm values (z, y, x), not {spacing}")
     diagonal_mm = math.sqrt(sum((n * s) ** 2 for n, s in zip(gt_masks.shape[1:], spacing)))
     with single_cpu_thread(options.device):
-        return _score_batch(pred_masks, gt_masks, list(names), spacing, diagonal_mm, options)
+        scores = []
+        for index, name in enumerate(names):
+            box = union_bounding_box(pred_masks[index], gt_masks[index])
+            crops = (None, None) if box is None else (pred_masks[index][box], gt_masks[index][box])
+            scores.append(_score_structure(name, *crops, spacing, diagonal_mm, options))
+        return scores
 
 
 def _mask_tensor(masks: np.ndarray | torch.Tensor, side: str, device: torch.device) -> torch.Tensor:
@@ -114,51 +117,43 @@ def _mask_tensor(masks: np.ndarray | torch.Tensor, side: str, device: torch.devi
     return torch.as_tensor(masks).to(device)
 
 
-def _score_batch(
-    pred: torch.Tensor,
-    gt: torch.Tensor,
-    names: Sequence[str],
+def _on_device(crop: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if crop is None else torch.from_numpy(crop).to(device)
+
+
+def _score_structure(
+    name: str,
+    pred_crop: torch.Tensor | None,
+    gt_crop: torch.Tensor | None,
     spacing: tuple[float, float, float],
     diagonal_mm: float,
     options: ScoringOptions,
-) -> list[StructureScore]:
-    counts = count_overlaps(pred, gt)
-    pred_voxels, gt_voxels, both_voxels = counts.pred, counts.gt, counts.both
+) -> StructureScore:
+    """Score one structure from its two masks cropped to their union's box (None, None: both empty).
+
+    Everything works inside the box: counts, surfaces and components never see the rest of the image.
+    """
     voxel_ml = math.prod(spacing) / 1000.0
-    scores = []
-    for index, name in enumerate(names):
-        status = empty_mask_status(pred_voxels=pred_voxels[index], gt_voxels=gt_voxels[index])
-        pred_crop = gt_crop = None
-        if status == "ok":
-            box = union_bounding_box(pred[index], gt[index])
-            pred_crop, gt_crop = pred[index][box], gt[index][box]
-        try:
-            distances = _distances(status, pred_crop, gt_crop, spacing, diagonal_mm, options, name)
-        except (MemoryError, torch.cuda.OutOfMemoryError):
-            scores.append(_failed_score(name, pred_voxels[index], gt_voxels[index], voxel_ml))
-            continue
-        components = (0, 0)
-        if status == "ok" and both_voxels[index]:
-            components = (count_components(pred_crop.cpu().numpy()), count_components(gt_crop.cpu().numpy()))
-        mode = failure_mode(
-            status=status,
-            overlap_voxels=both_voxels[index],
-            pred_components=components[0],
-            gt_components=components[1],
-        )
-        scores.append(
-            _score(
-                name,
-                status,
-                mode,
-                pred_voxels[index],
-                gt_voxels[index],
-                both_voxels[index],
-                voxel_ml,
-                distances,
-            )
-        )
-    return scores
+    counts = NO_VOXELS if pred_crop is None else count_overlaps(pred_crop, gt_crop)
+    status = empty_mask_status(pred_voxels=counts.pred, gt_voxels=counts.gt)
+    try:
+        distances = _distances(status, pred_crop, gt_crop, spacing, diagonal_mm, options, name)
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        return _failed_score(name, counts.pred, counts.gt, voxel_ml)
+    components = (0, 0)
+    if status == "ok" and counts.both:
+        pred_components = count_components(pred_crop.cpu().numpy())
+        # A non-empty reference has at least one component, so one predicted component is never
+        # fragmented: the reference's labelling is needed only when the prediction has several.
+        gt_components = count_components(gt_crop.cpu().numpy()) if pred_components > 1 else 1
+        components = (pred_components, gt_components)
+    mode = failure_mode(
+        status=status,
+        overlap_voxels=counts.both,
+        pred_components=components[0],
+        gt_components=components[1],
+    )
+    return _score(name, status, mode, counts.pred, counts.gt, counts.both, voxel_ml, distances)
 
 
 def _distances(

