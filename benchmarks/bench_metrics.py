@@ -253,7 +253,9 @@ def main() -> None:
             label = f"{method} {surface}" if method in ("ours", "previous") else f"{method} ({surface})"
             ratio = f"{result.median / ours.median:>7.1f}x" if method != "ours" else f"{'':>8}"
             difference = (
-                f"{largest_relative_difference(ours.values, result.values):>14.1e}" if method != "ours" else ""
+                f"{largest_relative_difference(ours.values, result.values):>14.1e}"
+                if method != "ours"
+                else ""
             )
             spread = f"{min(result.seconds):.3f}-{max(result.seconds):.3f}"
             print(
