@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from .errors import BatchConfigError
+from .executors import ExecutorSettings
 from .model_cards import ModelCard
 
 # Metrics where a smaller value is better; every other metric is ranked higher-is-better.
@@ -148,6 +149,7 @@ class CompareConfig:
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1, compare=False)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings, compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -165,7 +167,8 @@ class CompareConfig:
             raise BatchConfigError(f"workers {self.workers}: must be at least 1")
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready content, paths as strings; ``workers`` left out since it never changes results."""
+        """Plain JSON-ready content, paths as strings; ``workers`` and ``executor`` left out since they never
+        change results (a Dask run and a local run have one config hash)."""
         return {
             "gt_dir": str(self.gt_dir),
             "gt_label_map": _optional_path(self.gt_label_map),
@@ -203,7 +206,8 @@ def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfi
 
     Keys: ``dataset`` (name), ``ground_truth`` (dir, label_map), ``images`` (dir), ``cases`` (csv),
     ``models`` (list of name, dir, label_map, card: a YAML path or an inline mapping), ``scoring`` and
-    ``analysis`` (the fields of ScoringSettings and AnalysisSettings). docs/batch.md has an example.
+    ``analysis`` (the fields of ScoringSettings and AnalysisSettings), ``executor`` (ExecutorSettings:
+    ``scheduler``). docs/batch.md has an example.
     """
     path = Path(path)
     if not path.is_file():
@@ -233,6 +237,8 @@ def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfi
     unknown = set(analysis_section) - set(AnalysisSettings.__dataclass_fields__) - {"model_cards"}
     scoring_section = _section(content, "scoring", path)
     unknown |= set(scoring_section) - set(ScoringSettings.__dataclass_fields__)
+    executor_section = _section(content, "executor", path)
+    unknown |= set(executor_section) - set(ExecutorSettings.__dataclass_fields__)
     if unknown:
         raise BatchConfigError(f"{path}: unknown setting '{sorted(unknown)[0]}'")
     dataset = content.get("dataset", "")
@@ -253,6 +259,7 @@ def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfi
         scoring=ScoringSettings(**scoring_section),
         analysis=analysis,
         workers=workers or os.cpu_count() or 1,
+        executor=ExecutorSettings(**executor_section),
     )
 
 

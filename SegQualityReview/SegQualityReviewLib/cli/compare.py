@@ -18,6 +18,7 @@ from ..batch.config import (
     parse_name_value,
 )
 from ..batch.errors import BatchConfigError
+from ..batch.executors import ExecutorSettings
 from ..errors import SegQualityError
 
 
@@ -62,6 +63,13 @@ def add_parser(subparsers) -> None:
     add_analysis_arguments(parser)
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="score the cells on a Dask cluster: a running scheduler's address (tcp://host:8786), or "
+        "'local' for a LocalCluster of --workers processes; overrides the config's executor.scheduler "
+        "(docs/batch.md, 'Running on a cluster')",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -181,7 +189,10 @@ def _config(args: argparse.Namespace) -> CompareConfig:
         resample_pred=scoring.resample_pred or args.resample_pred,
         device=args.device or scoring.device,
     )
-    return replace(config, scoring=scoring, analysis=analysis_settings(args, config.analysis))
+    executor = config.executor if args.scheduler is None else ExecutorSettings(scheduler=args.scheduler)
+    return replace(
+        config, scoring=scoring, analysis=analysis_settings(args, config.analysis), executor=executor
+    )
 
 
 def _names(text: str) -> tuple[str, ...]:
