@@ -18,6 +18,7 @@ Both keep only a window of cells in flight, so memory does not grow with the num
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -41,7 +42,6 @@ LOCAL_CLUSTER = "local"
 _IN_FLIGHT_PER_THREAD = 4
 # The Dask window never falls below this, so a cluster that is still adding workers is fed.
 _MIN_DASK_IN_FLIGHT = 256
-_CONNECT_TIMEOUT = "30s"
 # Completions between two looks at the cluster's thread count (an adaptive cluster grows and shrinks).
 _WINDOW_REFRESH = 64
 
@@ -56,14 +56,19 @@ class ExecutorSettings:
 
     ``scheduler``: "" for local worker processes (``--workers`` of them), ``local`` for a Dask
     ``LocalCluster`` started for this run, or the address of a running Dask scheduler
-    (``tcp://host:8786``).
+    (``tcp://host:8786``). ``connect_timeout_s``: how long to try reaching that scheduler.
     """
 
     scheduler: str = ""
+    connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.scheduler, str):
             raise BatchConfigError(f"executor.scheduler must be a scheduler address, not {self.scheduler!r}")
+        if not isinstance(self.connect_timeout_s, (int, float)) or not self.connect_timeout_s > 0:
+            raise BatchConfigError(
+                f"executor.connect_timeout_s must be a positive number of seconds, not {self.connect_timeout_s!r}"
+            )
 
 
 class CellExecutor(Protocol):
@@ -82,7 +87,9 @@ def open_executor(settings: ExecutorSettings, *, workers: int) -> Iterator[CellE
     if not settings.scheduler:
         yield LocalExecutor(workers=workers)
         return
-    with DaskExecutor.connect(settings.scheduler, local_workers=workers) as executor:
+    with DaskExecutor.connect(
+        settings.scheduler, local_workers=workers, timeout_s=settings.connect_timeout_s
+    ) as executor:
         yield executor
 
 
@@ -138,7 +145,9 @@ class DaskExecutor:
 
     @classmethod
     @contextmanager
-    def connect(cls, scheduler: str, *, local_workers: int) -> Iterator[DaskExecutor]:
+    def connect(
+        cls, scheduler: str, *, local_workers: int, timeout_s: float = 10.0
+    ) -> Iterator[DaskExecutor]:
         """A client on ``scheduler`` (an address, or ``local`` for a LocalCluster of ``local_workers``)."""
         try:
             from distributed import Client, LocalCluster
@@ -154,11 +163,12 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    silence_logs=logging.ERROR,
                 )
                 client = Client(cluster, set_as_default=False)
                 description = f"a Dask LocalCluster of {max(1, int(local_workers))} worker processes"
             else:
-                client = Client(scheduler, timeout=_CONNECT_TIMEOUT, set_as_default=False)
+                client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
                 description = f"the Dask scheduler at {scheduler}"
         except (OSError, TimeoutError, ValueError) as error:
             if cluster is not None:
@@ -195,7 +205,7 @@ class DaskExecutor:
             return futures
 
         window = self._window()
-        completed = as_completed(submit(window))
+        completed = as_completed(submit(window), loop=self.client.loop)
         try:
             for done, future in enumerate(completed, start=1):
                 index = index_of.pop(future.key)
