@@ -33,16 +33,23 @@ _LOOKUP_CELLS = 2**24
 def grid_nearest_distances(
     sources: torch.Tensor, targets: torch.Tensor, *, spacing: Sequence[float]
 ) -> torch.Tensor:
-    """Distance in mm (float64) from each (M, 3) grid position ``sources`` to the nearest true cell of the
-    boolean 3-D grid ``targets`` (at least one cell true), with ``spacing`` mm per axis."""
-    spacing = tuple(float(s) for s in spacing)
+    """Distance in mm (float64) from each (M, D) grid position ``sources`` to the nearest true cell of the
+    boolean grid ``targets``, with ``spacing`` mm per (z, y, x) axis.
+
+    ``targets`` is (z, y, x), or a (K, z, y, x) stack whose grids are apart: a source (k, z, y, x) is
+    measured against grid k only, which must hold a true cell.
+    """
+    spatial = [float(s) for s in spacing]
+    stacked = targets.ndim - 3
+    spacing = [0.0] * stacked + spatial
     shape = tuple(targets.shape)
-    scan_axis = min(range(3), key=lambda axis: spacing[axis])
-    band_axis, row_axis = sorted((axis for axis in range(3) if axis != scan_axis), key=lambda a: -spacing[a])
+    axes = range(stacked, targets.ndim)
+    scan_axis = min(axes, key=lambda axis: spacing[axis])
+    band_axis, row_axis = sorted((axis for axis in axes if axis != scan_axis), key=lambda a: -spacing[a])
     along_scan = _scan_pass(targets, scan_axis, spacing[scan_axis])
     squared = torch.full((sources.shape[0],), math.inf, dtype=torch.float64, device=targets.device)
     pending = torch.arange(sources.shape[0], device=targets.device)
-    radius = _FIRST_RADIUS_IN_SPACINGS * max(spacing)
+    radius = _FIRST_RADIUS_IN_SPACINGS * max(spatial)
     band_reach = -1
     while pending.numel():
         band_reach_now = min(shape[band_axis] - 1, int(radius / spacing[band_axis]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -20,7 +21,8 @@ _PARALLEL_QUERIES_FROM = 20_000
 def nearest_distances(
     sources: Surface, targets: Surface, *, spacing: Sequence[float], method: str = "auto"
 ) -> torch.Tensor:
-    """Distance in mm (float64, on the surfaces' device) from each source point to the nearest target point.
+    """Distance in mm (float64, on the surfaces' device) from each source point to the nearest target point
+    (of the same mask, for surfaces of stacked masks).
 
     Source points that are also target points get 0 from a grid look-up; only the others are searched.
     ``method`` "kdtree" queries a scipy KD-tree (fastest on CPU); "grid" runs the exact separable distance
@@ -40,7 +42,14 @@ def nearest_distances(
     if method == "grid":
         found[apart] = grid_nearest_distances(sources.positions[apart], targets.grid, spacing=spacing)
         return found
-    scale = torch.tensor([float(s) for s in spacing], dtype=torch.float64, device=found.device)
+    scale = [float(s) for s in spacing]
+    if targets.grid.ndim == 4:
+        # Stacked grids: the mask index becomes a coordinate further apart than any two points of one grid
+        # are, so every nearest point lies in the source's own grid; its difference is an exact 0.
+        scale = [
+            2.0 * math.dist([0.0] * 3, [n * s for n, s in zip(targets.grid.shape[1:], scale)]) + 1.0
+        ] + scale
+    scale = torch.tensor(scale, dtype=torch.float64, device=found.device)
     source_mm = (sources.positions[apart].to(torch.float64) * scale).cpu().numpy()
     target_mm = (targets.positions.to(torch.float64) * scale).cpu().numpy()
     tree = cKDTree(target_mm, leafsize=32, balanced_tree=False, compact_nodes=False)

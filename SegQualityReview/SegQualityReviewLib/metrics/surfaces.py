@@ -21,8 +21,9 @@ SURFACE_DEFINITIONS = ("surfel", "voxel")
 
 @dataclass(frozen=True)
 class Surface:
-    """Surface points of one mask on its grid: the boolean grid marking them, their flat indices into it,
-    their (M, 3) grid positions and their weights."""
+    """Surface points of one mask, or of a stack of masks, on its grid: the boolean grid marking them,
+    their flat indices into it, their (M, D) grid positions (D = the grid's dimensions; with a stack the
+    first is the mask's index, and points come in the stack's order) and their weights."""
 
     grid: torch.Tensor
     flat_indices: torch.Tensor
@@ -31,10 +32,12 @@ class Surface:
 
 
 def extract_surface(mask: torch.Tensor, *, spacing: Sequence[float], surface: str) -> Surface:
-    """Surface points of a boolean (z, y, x) mask, cropped to a box holding the whole pair's foreground.
+    """Surface points of a boolean (z, y, x) mask, or of each of a (K, z, y, x) stack of masks, cropped to
+    a box holding the whole pair's foreground.
 
-    Outside the box counts as background (the image border too, as in MONAI and DeepMind). Both masks
-    of a pair get their points on the same grid, so surface distances are grid offsets times ``spacing``.
+    Outside the box counts as background (the image border too, as in MONAI and DeepMind); so does the
+    padding between stacked masks, which never touch. Both masks of a pair get their points on the same
+    grid, so surface distances are grid offsets times ``spacing`` (mm per (z, y, x) axis).
     """
     if surface == "surfel":
         return _surfel_surface(mask, spacing)
@@ -44,10 +47,11 @@ def extract_surface(mask: torch.Tensor, *, spacing: Sequence[float], surface: st
 def neighbourhood_codes(mask: torch.Tensor) -> torch.Tensor:
     """uint8 code of each voxel corner: bit 4*d0 + 2*d1 + d2 is set when voxel (corner - 1 + d) is inside.
 
-    The corner grid is one larger than the mask on every axis; built one axis at a time (3 passes, not 8).
+    The corner grid is one larger than the mask on each of the last three axes; built one axis at a time
+    (3 passes, not 8). Leading axes (a stack of masks) are kept.
     """
     codes = F.pad(mask.to(torch.uint8), (1, 1, 1, 1, 1, 1))
-    for axis, bit in ((2, 0), (1, 1), (0, 2)):
+    for axis, bit in ((-1, 0), (-2, 1), (-3, 2)):
         length = codes.shape[axis] - 1
         codes = codes.narrow(axis, 0, length) | (codes.narrow(axis, 1, length) << (1 << bit))
     return codes
@@ -65,11 +69,14 @@ def flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
 
 
 def grid_positions(flat_indices: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
-    """(M, 3) int64 grid positions of flat row-major indices into a 3-D grid of ``shape``."""
-    plane = shape[1] * shape[2]
-    return torch.stack(
-        (flat_indices // plane, (flat_indices // shape[2]) % shape[1], flat_indices % shape[2]), dim=1
-    )
+    """(M, len(shape)) int64 grid positions of flat row-major indices into a grid of ``shape``."""
+    columns = []
+    remainder = flat_indices
+    for axis in range(len(shape) - 1, 0, -1):
+        columns.append(remainder % shape[axis])
+        remainder = remainder // shape[axis]
+    columns.append(remainder)
+    return torch.stack(columns[::-1], dim=1)
 
 
 def _surfel_surface(mask: torch.Tensor, spacing: Sequence[float]) -> Surface:
@@ -90,12 +97,12 @@ def _voxel_surface(mask: torch.Tensor) -> Surface:
     padded = F.pad(mask, (1, 1, 1, 1, 1, 1))
     interior = (
         mask
-        & padded[:-2, 1:-1, 1:-1]
-        & padded[2:, 1:-1, 1:-1]
-        & padded[1:-1, :-2, 1:-1]
-        & padded[1:-1, 2:, 1:-1]
-        & padded[1:-1, 1:-1, :-2]
-        & padded[1:-1, 1:-1, 2:]
+        & padded[..., :-2, 1:-1, 1:-1]
+        & padded[..., 2:, 1:-1, 1:-1]
+        & padded[..., 1:-1, :-2, 1:-1]
+        & padded[..., 1:-1, 2:, 1:-1]
+        & padded[..., 1:-1, 1:-1, :-2]
+        & padded[..., 1:-1, 1:-1, 2:]
     )
     grid = mask & ~interior
     flat_indices = flat_nonzero(grid)
