@@ -16,7 +16,7 @@ from .failure_modes import count_components, empty_mask_status, failure_mode
 from .nearest import nearest_distances
 from .options import DEFAULT_NSD_TOLERANCE_MM, MetricInputError, NsdTolerance, ScoringOptions, scoring_options
 from .overlap import NO_VOXELS, OverlapCounts, count_overlaps, union_bounding_box
-from .packs import PACK_VOXELS, count_components_stacked, plan_packs, stack_crops
+from .packs import PACK_VOXELS, plan_packs, stack_crops
 from .records import StructureScore
 from .surface_summary import Directed, DistanceSummary, summarize_distances
 from .surfaces import Surface, extract_surface
@@ -184,14 +184,15 @@ def _score_pack(
             return [scored for item in items for scored in _score_pack([item], spacing, voxel_ml, options)]
         item = items[0]
         return [(item, _failed_score(item.name, item.counts.pred, item.counts.gt, voxel_ml))]
-    pred_components = count_components_stacked(pred.cpu().numpy())
     scored = []
-    for item, summary, components in zip(items, distances, pred_components):
+    for item, summary in zip(items, distances):
         # A non-empty reference has at least one component, so one predicted component is never
         # fragmented: the reference's labelling is needed only when the prediction has several.
-        gt_components = 1
-        if item.counts.both and components > 1:
-            gt_components = count_components(item.gt.cpu().numpy())
+        components = gt_components = 1
+        if item.counts.both:
+            components = count_components(item.pred.cpu().numpy())
+            if components > 1:
+                gt_components = count_components(item.gt.cpu().numpy())
         mode = failure_mode(
             status="ok",
             overlap_voxels=item.counts.both,
