@@ -152,7 +152,8 @@ def exit_in_the_worker(cell: int) -> int:
 
 
 def test_a_local_worker_that_dies_stops_the_run_with_one_line_naming_the_cell():
-    with pytest.raises(CellLostError, match="worker process scoring cell 3 died"):
+    # Every cell in flight breaks with the pool; the message names the one whose result was awaited.
+    with pytest.raises(CellLostError, match=r"a worker process died while scoring cell \d"):
         for _ in LocalExecutor(workers=2).run(
             exit_in_the_worker, list(range(6)), label=lambda c: f"cell {c}"
         ):
@@ -202,7 +203,11 @@ def test_compare_killed_by_sigkill_while_scoring_leaves_no_process_behind(tmp_pa
     seen: dict[int, psutil.Process] = {}
     try:
         deadline = time.monotonic() + 240
-        while not any((out / ".cache").glob("*.json")):
+
+        def spawned_workers() -> list[psutil.Process]:
+            return [child for child in seen.values() if "spawn_main" in " ".join(child.cmdline())]
+
+        while not any((out / ".cache").glob("*.json")) or len(spawned_workers()) < 2:
             assert compare.poll() is None, "compare ended before it scored a cell"
             assert time.monotonic() < deadline, "compare scored no cell within 4 minutes"
             seen.update((child.pid, child) for child in parent.children(recursive=True))
@@ -211,8 +216,7 @@ def test_compare_killed_by_sigkill_while_scoring_leaves_no_process_behind(tmp_pa
         compare.send_signal(signal.SIGKILL)
         compare.wait()
         assert not (out / "results.json").exists(), "the run was over before the kill"
-        workers = [child for child in seen.values() if "spawn_main" in " ".join(child.cmdline())]
-        assert len(workers) >= 2
+        assert len(spawned_workers()) >= 2
         deadline = time.monotonic() + 30
         while living(seen.values()) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -252,8 +252,8 @@ def start_worker() -> None:
 
 def _lost_message(cell: str) -> str:
     return (
-        f"the worker process scoring {cell} died (killed, or out of memory); the cells already scored are "
-        "cached: run the same command again to resume"
+        f"a worker process died while scoring {cell} or a cell beside it (killed, or out of memory); the "
+        "cells already scored are cached: run the same command again to resume"
     )
 
 
