@@ -1,15 +1,23 @@
-"""Speed of the metric core against DeepMind surface-distance and MONAI, on the same pairs in one run.
+"""Speed of the metric core against DeepMind surface-distance, MONAI and our previous code, in one run.
 
 Cases: ellipsoid pairs at 128^3, 256^3 and 512x512x256 voxels (x, y, z) with spacing (0.8, 0.8, 2.5) mm,
 and the real multi-label TotalSegmentator ``ct`` case (v1 fast against v1 total, structures both declare
 and fill). Each method computes Dice, HD95, NSD at 2 mm and ASSD: ours in ``surfel`` mode against
 surface-distance (its definitions), ours in ``voxel`` mode against MONAI (its definitions).
 
-Every measurement runs in a fresh (spawned) child: seconds are the best of ``--repeats``; memory is the peak
-resident memory above what the child held at its start (Linux ``VmHWM``). The last column is the
-largest relative difference of the four values from the peer's.
+Every method runs in its own spawned child that stays up for the whole case; after one untimed warm-up
+call the children are timed in turns, one call each per round, so the machine's load falls on every method
+alike. Seconds are the median of ``--repeats`` rounds, with the spread (min-max) printed; memory is the
+peak resident memory above what the child held before its first call (Linux ``VmHWM``). Ratios are
+medians of the other method over ours; the last column is the largest relative difference of the four
+values from the peer's (or from the previous code's).
 
-Run: ``.venv/bin/python benchmarks/bench_metrics.py [--cases 128 256 512 total] [--repeats 3]``
+``--previous DIR`` adds our metric core at another commit: DIR holds its ``SegQualityReviewLib``, e.g.
+``git archive 1ad3c25 SegQualityReview | tar -x -C /tmp/previous`` and ``--previous
+/tmp/previous/SegQualityReview``.
+
+Run: ``.venv/bin/python benchmarks/bench_metrics.py [--cases 128 256 512 total] [--repeats 5]
+[--previous DIR]``
 """
 
 from __future__ import annotations
@@ -17,18 +25,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import platform
+import statistics
 import sys
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-
-from SegQualityReviewLib.io import read_structures
-from SegQualityReviewLib.metrics import score_masks
 
 SPACING_ZYX = (2.5, 0.8, 0.8)
 NSD_TOLERANCE_MM = 2.0
@@ -69,6 +74,8 @@ def ellipsoid_case(shape: tuple[int, int, int]) -> Case:
 
 def totalsegmentator_case() -> Case:
     """Stacked masks of the structures that both TotalSegmentator v1 outputs of the ct case fill."""
+    from SegQualityReviewLib.io import read_structures
+
     folder = SHARED_DATA / "totalsegmentator" / "ct"
     label_map = SHARED_DATA / "labelmaps" / "totalsegmentator_total_v1.json"
     pred = read_structures(folder / "pred_total_fast_v1.nii.gz", label_map=label_map)
@@ -84,7 +91,9 @@ def totalsegmentator_case() -> Case:
     )
 
 
-def our_core(case: Case, *, surface: str) -> Values:
+def our_core(case: Case, surface: str) -> Values:
+    from SegQualityReviewLib.metrics import score_masks
+
     scores = score_masks(
         case.pred,
         case.gt,
@@ -97,7 +106,7 @@ def our_core(case: Case, *, surface: str) -> Values:
     return {key: [getattr(score, key) for score in scores] for key in ("dice", "hd95", "nsd", "assd")}
 
 
-def surface_distance_peer(case: Case) -> Values:
+def surface_distance_peer(case: Case, surface: str) -> Values:
     import surface_distance
 
     values: Values = {"dice": [], "hd95": [], "nsd": [], "assd": []}
@@ -112,7 +121,7 @@ def surface_distance_peer(case: Case) -> Values:
     return values
 
 
-def monai_peer(case: Case) -> Values:
+def monai_peer(case: Case, surface: str) -> Values:
     from monai.metrics import (
         compute_average_surface_distance,
         compute_dice,
@@ -136,15 +145,27 @@ def monai_peer(case: Case) -> Values:
     }
 
 
-def _measure(method: Callable[[Case], Values], case: Case, repeats: int, queue) -> None:
+METHODS: dict[str, Callable[[Case, str], Values]] = {
+    "ours": our_core,
+    "previous": our_core,
+    "surface-distance": surface_distance_peer,
+    "MONAI": monai_peer,
+}
+
+
+def _serve(method: str, surface: str, case: Case, code_dir: str | None, connection) -> None:
+    """Child process: import the method's code, answer one warm-up call, then one timed call per request."""
+    if code_dir is not None:
+        sys.path.insert(0, code_dir)
+    function = METHODS[method]
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark to the current RSS
     start_kb = _status_kb("VmRSS")
-    best = float("inf")
-    for _ in range(repeats):
+    connection.send(function(case, surface))
+    while connection.recv() == "run":
         began = time.perf_counter()
-        values = method(case)
-        best = min(best, time.perf_counter() - began)
-    queue.put((best, (_status_kb("VmHWM") - start_kb) / 1024.0, values))
+        function(case, surface)
+        connection.send(time.perf_counter() - began)
+    connection.send((_status_kb("VmHWM") - start_kb) / 1024.0)
 
 
 def _status_kb(field: str) -> int:
@@ -154,18 +175,42 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def measure(method: Callable[[Case], Values], case: Case, repeats: int) -> tuple[float, float, Values]:
-    """(best seconds, peak extra MB, values) of one method, in a fresh child so memory peaks are its own.
+@dataclass(frozen=True)
+class Measured:
+    seconds: list[float]
+    peak_mb: float
+    values: Values
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def measure_together(
+    methods: list[tuple[str, str, str | None]], case: Case, repeats: int
+) -> dict[tuple[str, str], Measured]:
+    """Time (method, surface, code folder) entries in turns, each in its own spawned child.
 
     Spawned, not forked: torch's and SimpleITK's thread pools run ~40x slower in a forked child.
     """
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    child = context.Process(target=_measure, args=(method, case, repeats, queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+    children = {}
+    for method, surface, code_dir in methods:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_serve, args=(method, surface, case, code_dir, child_end))
+        process.start()
+        children[(method, surface)] = (process, parent_end, parent_end.recv())
+    seconds: dict[tuple[str, str], list[float]] = {key: [] for key in children}
+    for _ in range(repeats):
+        for key, (_, connection, _) in children.items():
+            connection.send("run")
+            seconds[key].append(connection.recv())
+    measured = {}
+    for key, (process, connection, values) in children.items():
+        connection.send("stop")
+        measured[key] = Measured(seconds[key], connection.recv(), values)
+        process.join()
+    return measured
 
 
 def largest_relative_difference(ours_values: Values, peer_values: Values) -> float:
@@ -181,28 +226,41 @@ def largest_relative_difference(ours_values: Values, peer_values: Values) -> flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=["128", "256", "512", "total"])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--previous", type=Path, help="folder holding SegQualityReviewLib at another commit")
     args = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {multiprocessing.cpu_count()} CPUs, torch "
-        f"{torch.__version__} ({torch.get_num_threads()} threads), cuda available: {torch.cuda.is_available()}"
+        f"{torch.__version__}, cuda available: {torch.cuda.is_available()}"
     )
     print(f"command: {' '.join([Path(sys.executable).name] + sys.argv)}")
-    header = f"{'case':<30}{'method':<18}{'seconds':>9}{'peak MB':>9}{'speed-up':>10}{'max rel diff':>14}"
-    print(header)
+    print(f"seconds: median of {args.repeats} rounds (min-max); ratio: the method's median / ours")
+    print(
+        f"{'case':<30}{'method':<24}{'seconds':>9}{'spread':>17}{'peak MB':>9}{'ours x':>8}{'max rel diff':>14}"
+    )
+    previous = None if args.previous is None else str(args.previous.resolve())
     for name in args.cases:
         case = totalsegmentator_case() if name == "total" else ellipsoid_case(ELLIPSOID_SHAPES[name])
-        for surface, peer_name, peer in (
-            ("surfel", "surface-distance", surface_distance_peer),
-            ("voxel", "MONAI", monai_peer),
-        ):
-            peer_seconds, peer_mb, peer_values = measure(peer, case, args.repeats)
-            our_seconds, our_mb, our_values = measure(partial(our_core, surface=surface), case, args.repeats)
-            difference = largest_relative_difference(our_values, peer_values)
-            print(f"{case.label:<30}{peer_name:<18}{peer_seconds:>9.3f}{peer_mb:>9.0f}")
+        entries = []
+        for surface, peer in (("surfel", "surface-distance"), ("voxel", "MONAI")):
+            entries += [("ours", surface, None), (peer, surface, None)]
+            if previous is not None:
+                entries.append(("previous", surface, previous))
+        measured = measure_together(entries, case, args.repeats)
+        for method, surface, _ in entries:
+            result = measured[(method, surface)]
+            ours = measured[("ours", surface)]
+            label = f"{method} {surface}" if method in ("ours", "previous") else f"{method} ({surface})"
+            ratio = f"{result.median / ours.median:>7.1f}x" if method != "ours" else f"{'':>8}"
+            difference = (
+                f"{largest_relative_difference(ours.values, result.values):>14.1e}"
+                if method != "ours"
+                else ""
+            )
+            spread = f"{min(result.seconds):.3f}-{max(result.seconds):.3f}"
             print(
-                f"{case.label:<30}{'ours ' + surface:<18}{our_seconds:>9.3f}{our_mb:>9.0f}"
-                f"{peer_seconds / our_seconds:>9.1f}x{difference:>14.1e}"
+                f"{case.label:<30}{label:<24}{result.median:>9.3f}{spread:>17}{result.peak_mb:>9.0f}{ratio}"
+                f"{difference}"
             )
 
 

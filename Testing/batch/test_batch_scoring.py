@@ -44,7 +44,7 @@ def score(tmp_path: Path, *, resample: bool = False) -> dict:
     )
     cases, _ = match_cases(config)
     tasks, _ = build_tasks(config, cases)
-    results = score_all(tasks, ScoreCache(tmp_path / f"cache_{resample}"), workers=1, progress=False)
+    results = score_all(tasks, ScoreCache(tmp_path / f"cache_{resample}"), progress=False)
     return {
         (r.case_id, row["structure"]): (row["status"], row["dice"], r.note) for r in results for row in r.rows
     }

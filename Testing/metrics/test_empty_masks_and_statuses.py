@@ -165,7 +165,7 @@ def test_running_out_of_memory_on_one_structure_marks_only_it_failed(monkeypatch
     original = scoring.summarize_distances
 
     def exhausted(*args, **kwargs):
-        if kwargs["nsd_tolerance_mm"] == 1.0:
+        if 1.0 in kwargs["nsd_tolerances_mm"]:  # any pack holding "big"
             raise MemoryError
         return original(*args, **kwargs)
 
@@ -210,3 +210,25 @@ def test_scoring_on_cpu_leaves_torch_thread_count_as_it_found_it():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_structures_scored_in_packs_get_the_values_they_get_alone(shared_data):
+    from SegQualityReviewLib.io import read_structures
+
+    folder = shared_data / "totalsegmentator" / "ct_sm"
+    label_map = shared_data / "labelmaps" / "totalsegmentator_total_v2.json"
+    pred = read_structures(folder / "pred_total_fast_v2.nii.gz", label_map=label_map)
+    gt = read_structures(folder / "pred_total_v2.nii.gz", label_map=label_map)
+    names = [name for name in gt.names if gt.mask(name).any() and pred.find(name) and pred.mask(name).any()]
+    together = score_masks(pred.masks(names), gt.masks(names), spacing=gt.geometry.array_spacing, names=names)
+    assert len(together) >= 20
+    for score in together[::3]:
+        (alone,) = score_masks(
+            pred.masks([score.structure]),
+            gt.masks([score.structure]),
+            spacing=gt.geometry.array_spacing,
+            names=[score.structure],
+        )
+        for field in ("dice", "hd", "hd95", "nsd", "assd", "masd"):
+            assert getattr(score, field) == pytest.approx(getattr(alone, field), rel=1e-12), field
+        assert (score.status, score.failure_mode) == (alone.status, alone.failure_mode)

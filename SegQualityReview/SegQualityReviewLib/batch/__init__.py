@@ -4,7 +4,8 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
 
     load_config(yaml_path, *, workers=None) -> CompareConfig
     CompareConfig(gt_dir=, models=(ModelSource(name, prediction_dir, label_map), ...), gt_label_map=,
-                  image_dir=, cases_csv=, scoring=ScoringSettings(...), analysis=AnalysisSettings(...), workers=)
+                  image_dir=, cases_csv=, scoring=ScoringSettings(...), analysis=AnalysisSettings(...), workers=,
+                  executor=ExecutorSettings(scheduler="" | "local" | "tcp://host:8786", connect_timeout_s=10))
     run_compare(config, out_dir, *, progress=True, on_progress=None, title="") -> RunOutputs
         # cases.csv, results.json, report.html swapped in whole; cell cache in .<out>.cache beside out
     run_analyze(scores_csv, settings, out_dir, *, title="") -> RunOutputs       # a long table from elsewhere
@@ -14,6 +15,8 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
     ModelCard, contamination_decisions(models, cards, dataset_name=)
     write_phantom_cohort(root, *, n_patients=14, seed=7) -> PhantomCohort      # SYNTHETIC test cohort
     run_demo(out_dir, *, shared_data, n_resamples=2000, workers=None) -> list[DemoRun]
+    open_executor(settings, *, workers) -> LocalExecutor | DaskExecutor    # executor.run(function, cells)
+    write_scale_cohort(root, *, n_cases, n_models=5, n_structures=10) -> ScaleCohort   # SYNTHETIC, for scale
 
 Interval ends are clipped to each metric's natural range (``value_ranges``), the raw ends recorded.
 Long table columns: case_id, patient_id, model, structure, metric, value, status, failure_mode, then
@@ -31,11 +34,13 @@ _EXPORTS = {
     "config": ("AnalysisSettings", "CompareConfig", "ModelSource", "ScoringSettings", "load_config"),
     "demo": ("DemoRun", "run_demo"),
     "errors": ("BatchConfigError", "ResultsFileError", "ScoreTableError"),
+    "executors": ("CellLostError", "DaskExecutor", "ExecutorSettings", "LocalExecutor", "open_executor"),
     "long_table": ("LONG_COLUMNS", "read_long_table"),
     "model_cards": ("ContaminationDecision", "ModelCard", "contamination_decisions"),
     "phantom": ("PhantomCohort", "write_phantom_cohort"),
     "pipeline": ("RunOutputs", "run_analyze", "run_compare"),
     "results": ("Difference", "Reanalysis", "check_results", "reanalyze"),
+    "scale_cohort": ("ScaleCohort", "write_scale_cohort"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -50,26 +55,33 @@ __all__ = [
     "LONG_COLUMNS",
     "AnalysisSettings",
     "BatchConfigError",
+    "CellLostError",
     "CompareConfig",
     "ContaminationDecision",
+    "DaskExecutor",
     "DemoRun",
     "Difference",
-    "Reanalysis",
+    "ExecutorSettings",
+    "LocalExecutor",
     "ModelCard",
     "ModelSource",
     "PhantomCohort",
+    "Reanalysis",
     "ResultsFileError",
     "RunOutputs",
+    "ScaleCohort",
     "ScoreTableError",
     "ScoringSettings",
     "analyze_table",
     "check_results",
     "contamination_decisions",
     "load_config",
+    "open_executor",
     "read_long_table",
     "reanalyze",
     "run_analyze",
     "run_compare",
     "run_demo",
     "write_phantom_cohort",
+    "write_scale_cohort",
 ]

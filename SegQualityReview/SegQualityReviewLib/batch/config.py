@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from .errors import BatchConfigError
+from .executors import ExecutorSettings
 from .model_cards import ModelCard
 from .settings_schema import check_instance, rule, section_values
 
@@ -159,6 +160,7 @@ class CompareConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1, compare=False)
     # The YAML file it was read from, if any: an input, though not part of the results.
     config_path: Path | None = field(default=None, compare=False)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings, compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -197,7 +199,8 @@ class CompareConfig:
         return paths + [(label, path) for label, path in optional if path is not None]
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready content, paths as strings; ``workers`` left out since it never changes results."""
+        """Plain JSON-ready content, paths as strings; ``workers`` and ``executor`` left out since they never
+        change results (a Dask run and a local run have one config hash)."""
         return {
             "gt_dir": str(self.gt_dir),
             "gt_label_map": _optional_path(self.gt_label_map),
@@ -287,6 +290,9 @@ class ConfigFile:
     cases: Path | None = field(default=None, metadata=rule(doc="case table CSV: case_id, patient_id, ..."))
     scoring: ScoringSettings = field(default_factory=ScoringSettings, metadata=rule(doc="metric options"))
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings, metadata=rule(doc="statistics"))
+    executor: ExecutorSettings = field(
+        default_factory=ExecutorSettings, metadata=rule(doc="where the cells run (never part of a result)")
+    )
 
 
 def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfig:
@@ -328,6 +334,7 @@ def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfi
             analysis=analysis,
             workers=workers or os.cpu_count() or 1,
             config_path=path,
+            executor=ExecutorSettings(**layout.get("executor", {})),
         )
     except BatchConfigError as error:
         raise BatchConfigError(f"{path}: {error}") from None

@@ -21,6 +21,7 @@ from .analysis import analyze_table
 from .cache import ScoreCache, file_sha256
 from .cases import Case, match_cases
 from .config import AnalysisSettings, CompareConfig
+from .executors import open_executor
 from .long_table import check_long_table, long_table_from_results, read_long_table, write_long_table
 from .report import ReportInputs, write_report
 from .results import SCORES_FILE, build_results, write_results
@@ -80,13 +81,14 @@ def run_compare(
             if on_progress is not None:
                 on_progress(SCORING_SHARE * fraction, message)
 
-        results = score_all(
-            tasks,
-            cache,
-            workers=config.workers,
-            progress=progress,
-            on_progress=scoring_progress,
-        )
+        with open_executor(config.executor, workers=config.workers) as executor:
+            results = score_all(
+                tasks,
+                cache,
+                executor=executor,
+                progress=progress,
+                on_progress=scoring_progress,
+            )
         table = check_long_table(long_table_from_results(results, cases), source="the scored cells")
         notes = {
             "imputed_cells": [

@@ -1,4 +1,4 @@
-"""Scoring every case x model cell with the metric core, in parallel worker processes, through the cache.
+"""Scoring every case x model cell with the metric core on an executor (local processes or Dask), cached.
 
 A missing prediction file or one that cannot be scored is never dropped: the cell is scored as an empty
 prediction (the worst-case values of the metric core's empty-mask policy) under status ``missing_pred``
@@ -7,12 +7,10 @@ or ``failed``, with the reason kept in the run's notes.
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -22,6 +20,7 @@ from ..io import LabelMap, StructureSet, read_structures
 from .cache import ScoreCache, cell_key, file_sha256
 from .cases import Case
 from .config import CompareConfig
+from .executors import CellExecutor, LocalExecutor
 
 MISSING_PRED = "missing_pred"
 FAILED = "failed"
@@ -161,15 +160,17 @@ def score_all(
     tasks: list[CellTask],
     cache: ScoreCache,
     *,
-    workers: int,
+    executor: CellExecutor | None = None,
     progress: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> list[CellResult]:
-    """Score every task not already in the cache, ``workers`` processes at a time, in task order.
+    """Score every task not already in the cache on ``executor`` (default: this process), in task order.
 
-    Each result is written to the cache as soon as it arrives, so an interrupted run resumes there.
-    ``progress`` shows a tqdm bar on stderr; ``on_progress`` gets the fraction of cells done after each.
+    Each result is written to the cache as soon as it arrives, so an interrupted run resumes there, on
+    any executor. ``progress`` shows a tqdm bar on stderr; ``on_progress`` gets the fraction of cells
+    done after each.
     """
+    executor = executor or LocalExecutor(workers=1)
     results: dict[int, CellResult] = {}
     pending = []
     for index, task in enumerate(tasks):
@@ -183,7 +184,7 @@ def score_all(
     bar = tqdm(
         total=len(tasks),
         initial=len(results),
-        desc="scoring cells",
+        desc=f"scoring cells on {executor.description}",
         unit="cell",
         file=sys.stderr,
         disable=not progress,
@@ -193,46 +194,20 @@ def score_all(
         if on_progress is not None and tasks:
             on_progress(len(results) / len(tasks), f"scored {len(results)}/{len(tasks)} cells")
 
-    def store(index: int, result: CellResult) -> None:
-        cache.put(tasks[index].key, {"rows": list(result.rows), "note": result.note})
-        results[index] = result
-        bar.update(1)
-        report()
-
     report()
-
     try:
-        if workers <= 1 or len(pending) <= 1:
-            for index in pending:
-                store(index, score_cell(tasks[index]))
-        else:
-            for index, result in _score_in_processes(tasks, pending, workers):
-                store(index, result)
+        to_score = [tasks[index] for index in pending]
+        for position, result in executor.run(score_cell, to_score, label=describe_cell):
+            index = pending[position]
+            cache.put(tasks[index].key, {"rows": list(result.rows), "note": result.note})
+            results[index] = result
+            bar.update(1)
+            report()
     finally:
         bar.close()
     return [results[index] for index in range(len(tasks))]
 
 
-def _score_in_processes(
-    tasks: list[CellTask], pending: list[int], workers: int
-) -> Iterable[tuple[int, CellResult]]:
-    # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pool.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(pending)), mp_context=context, initializer=_limit_threads
-    ) as pool:
-        futures = {pool.submit(score_cell, tasks[index]): index for index in pending}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def _limit_threads() -> None:
-    """One compute thread per worker: the workers already use every core."""
-    import torch
-
-    torch.set_num_threads(1)
+def describe_cell(task: CellTask) -> str:
+    """How a cell is named in messages: its case and model."""
+    return f"case '{task.case_id}', model '{task.model}'"

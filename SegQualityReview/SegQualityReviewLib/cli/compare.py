@@ -18,6 +18,7 @@ from ..batch.config import (
     parse_name_value,
 )
 from ..batch.errors import BatchConfigError
+from ..batch.executors import ExecutorSettings
 from ..errors import SegQualityError
 from .arguments import fraction, positive_integer, positive_number
 
@@ -72,6 +73,13 @@ def add_parser(subparsers) -> None:
         type=positive_integer,
         default=os.cpu_count() or 1,
         help="worker processes (default: CPUs)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="score the cells on a Dask cluster: a running scheduler's address (tcp://host:8786), or "
+        "'local' for a LocalCluster of --workers processes; overrides the config's executor.scheduler "
+        "(docs/batch.md, 'Running on a cluster')",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -192,7 +200,10 @@ def _config(args: argparse.Namespace) -> CompareConfig:
         trust_gt_geometry=scoring.trust_gt_geometry or args.trust_gt_geometry,
         device=args.device or scoring.device,
     )
-    return replace(config, scoring=scoring, analysis=analysis_settings(args, config.analysis))
+    executor = config.executor if args.scheduler is None else ExecutorSettings(scheduler=args.scheduler)
+    return replace(
+        config, scoring=scoring, analysis=analysis_settings(args, config.analysis), executor=executor
+    )
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -1,32 +1,42 @@
-"""Voxel counts and bounding boxes of stacked structures, in torch on the masks' device."""
+"""Voxel counts and bounding boxes of structures, in torch on the masks' device."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
 @dataclass(frozen=True)
 class OverlapCounts:
-    """Per structure: voxels in the prediction, in the reference, and in both."""
+    """Voxels of one structure in the prediction, in the reference, and in both."""
 
-    pred: tuple[int, ...]
-    gt: tuple[int, ...]
-    both: tuple[int, ...]
+    pred: int
+    gt: int
+    both: int
 
 
-def count_overlaps(pred: torch.Tensor, gt: torch.Tensor) -> OverlapCounts:
-    """Counts for stacked boolean (N, z, y, x) masks.
+NO_VOXELS = OverlapCounts(pred=0, gt=0, both=0)
 
-    One whole-volume count_nonzero per structure: torch's reduction along a dimension of a bool tensor
-    is ~30 times slower on CPU.
+
+def count_overlaps(pred_crop: torch.Tensor, gt_crop: torch.Tensor) -> OverlapCounts:
+    """Counts of one structure's masks cropped to their union's box (every true voxel lies inside it).
+
+    On CPU numpy counts the (strided) crops: 30 ms against torch's 59 ms for the 512x512x256 pair, and the
+    crop spares the full-volume counts (142 ms there).
     """
-    pairs = list(zip(pred, gt))
+    if pred_crop.device.type == "cpu":
+        pred, gt = pred_crop.numpy(), gt_crop.numpy()
+        return OverlapCounts(
+            pred=int(np.count_nonzero(pred)),
+            gt=int(np.count_nonzero(gt)),
+            both=int(np.count_nonzero(pred & gt)),
+        )
     return OverlapCounts(
-        pred=tuple(int(torch.count_nonzero(p)) for p, _ in pairs),
-        gt=tuple(int(torch.count_nonzero(g)) for _, g in pairs),
-        both=tuple(int(torch.count_nonzero(p & g)) for p, g in pairs),
+        pred=int(torch.count_nonzero(pred_crop)),
+        gt=int(torch.count_nonzero(gt_crop)),
+        both=int(torch.count_nonzero(pred_crop & gt_crop)),
     )
 
 

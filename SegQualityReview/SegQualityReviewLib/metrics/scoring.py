@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 
 from ..io import StructurePair, StructureSet, check_same_geometry, pair_structures
 from .cpu_threads import single_cpu_thread
+from .crops import cropped_pairs
 from .failure_modes import count_components, empty_mask_status, failure_mode
 from .nearest import nearest_distances
 from .options import DEFAULT_NSD_TOLERANCE_MM, MetricInputError, NsdTolerance, ScoringOptions, scoring_options
-from .overlap import count_overlaps, union_bounding_box
+from .overlap import NO_VOXELS, OverlapCounts, count_overlaps, union_bounding_box
+from .packs import PACK_VOXELS, plan_packs, stack_crops
 from .records import StructureScore
-from .surface_summary import DistanceSummary, summarize_distances
-from .surfaces import extract_surface
+from .surface_summary import Directed, DistanceSummary, summarize_distances
+from .surfaces import Surface, extract_surface
 
 NAN = float("nan")
-# Structures scored together by score_structure_sets: bounds the stacked masks to ~256 MB per side.
-_VOXELS_PER_BATCH = 2**28
 
 
 def score_structure_sets(
@@ -51,17 +52,13 @@ def score_structure_sets(
     pairs = pair_structures(pred, gt)
     scored = [pair for pair in pairs if pair.pred_name is not None and pair.gt_name is not None]
     by_name: dict[str, StructureScore] = {}
-    per_batch = max(1, _VOXELS_PER_BATCH // math.prod(gt.geometry.array_shape))
-    for start in range(0, len(scored), per_batch):
-        batch = scored[start : start + per_batch]
-        pred_masks = torch.as_tensor(pred.masks([pair.pred_name for pair in batch])).to(options.device)
-        gt_masks = torch.as_tensor(gt.masks([pair.gt_name for pair in batch])).to(options.device)
-        names = [pair.name for pair in batch]
-        with single_cpu_thread(options.device):
-            batch_scores = _score_batch(
-                pred_masks, gt_masks, names, spacing, gt.geometry.diagonal_mm, options
-            )
-        by_name.update((score.structure, score) for score in batch_scores)
+    crops = (
+        (crop.name, _on_device(crop.pred, options.device), _on_device(crop.gt, options.device))
+        for crop in cropped_pairs(pred, gt, scored)
+    )
+    with single_cpu_thread(options.device):
+        for score in _score_structures(crops, spacing, gt.geometry.diagonal_mm, options):
+            by_name[score.structure] = score
     for pair in pairs:
         if pair.name not in by_name:
             by_name[pair.name] = _undeclared_score(pair, pred, gt, voxel_ml)
@@ -104,8 +101,9 @@ def score_masks(
     if len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
         raise MetricInputError(f"spacing must be three positive mm values (z, y, x), not {spacing}")
     diagonal_mm = math.sqrt(sum((n * s) ** 2 for n, s in zip(gt_masks.shape[1:], spacing)))
+    crops = ((name, *_union_crops(pred_masks[index], gt_masks[index])) for index, name in enumerate(names))
     with single_cpu_thread(options.device):
-        return _score_batch(pred_masks, gt_masks, list(names), spacing, diagonal_mm, options)
+        return _score_structures(crops, spacing, diagonal_mm, options)
 
 
 def _mask_tensor(masks: np.ndarray | torch.Tensor, side: str, device: torch.device) -> torch.Tensor:
@@ -114,90 +112,143 @@ def _mask_tensor(masks: np.ndarray | torch.Tensor, side: str, device: torch.devi
     return torch.as_tensor(masks).to(device)
 
 
-def _score_batch(
-    pred: torch.Tensor,
-    gt: torch.Tensor,
-    names: Sequence[str],
+def _on_device(crop: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if crop is None else torch.from_numpy(crop).to(device)
+
+
+def _union_crops(pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    box = union_bounding_box(pred, gt)
+    return (None, None) if box is None else (pred[box], gt[box])
+
+
+@dataclass(frozen=True)
+class _Overlapping:
+    """A structure with both masks non-empty, cropped to their union's box, waiting for its pack."""
+
+    position: int
+    name: str
+    pred: torch.Tensor
+    gt: torch.Tensor
+    counts: OverlapCounts
+
+
+def _score_structures(
+    crops: Iterable[tuple[str, torch.Tensor | None, torch.Tensor | None]],
     spacing: tuple[float, float, float],
     diagonal_mm: float,
     options: ScoringOptions,
 ) -> list[StructureScore]:
-    counts = count_overlaps(pred, gt)
-    pred_voxels, gt_voxels, both_voxels = counts.pred, counts.gt, counts.both
+    """Score structures given as (name, prediction crop, reference crop) to their union's box (None,
+    None: both empty), in order. Everything works inside the boxes: counts, surfaces and components
+    never see the rest of the image. Small structures wait and are scored in packs of at most
+    ``PACK_VOXELS``, so memory stays bounded however many structures come."""
     voxel_ml = math.prod(spacing) / 1000.0
-    scores = []
-    for index, name in enumerate(names):
-        status = empty_mask_status(pred_voxels=pred_voxels[index], gt_voxels=gt_voxels[index])
-        pred_crop = gt_crop = None
-        if status == "ok":
-            box = union_bounding_box(pred[index], gt[index])
-            pred_crop, gt_crop = pred[index][box], gt[index][box]
-        try:
-            distances = _distances(status, pred_crop, gt_crop, spacing, diagonal_mm, options, name)
-        except (MemoryError, torch.cuda.OutOfMemoryError):
-            scores.append(_failed_score(name, pred_voxels[index], gt_voxels[index], voxel_ml))
+    scores: dict[int, StructureScore] = {}
+    waiting: list[_Overlapping] = []
+
+    def score_waiting() -> None:
+        for pack in plan_packs([tuple(item.pred.shape) for item in waiting]):
+            for item, score in _score_pack([waiting[i] for i in pack], spacing, voxel_ml, options):
+                scores[item.position] = score
+        waiting.clear()
+
+    for position, (name, pred_crop, gt_crop) in enumerate(crops):
+        counts = NO_VOXELS if pred_crop is None else count_overlaps(pred_crop, gt_crop)
+        status = empty_mask_status(pred_voxels=counts.pred, gt_voxels=counts.gt)
+        if status != "ok":
+            distances = _distances_against_empty(status, diagonal_mm, options)
+            mode = failure_mode(status=status, overlap_voxels=0, pred_components=0, gt_components=0)
+            scores[position] = _score(name, status, mode, counts, voxel_ml, distances)
             continue
-        components = (0, 0)
-        if status == "ok" and both_voxels[index]:
-            components = (count_components(pred_crop.cpu().numpy()), count_components(gt_crop.cpu().numpy()))
+        waiting.append(_Overlapping(position, name, pred_crop, gt_crop, counts))
+        if sum(item.pred.numel() for item in waiting) >= PACK_VOXELS:
+            score_waiting()
+    score_waiting()
+    return [scores[position] for position in range(len(scores))]
+
+
+def _score_pack(
+    items: list[_Overlapping], spacing: tuple[float, float, float], voxel_ml: float, options: ScoringOptions
+) -> list[tuple[_Overlapping, StructureScore]]:
+    """Score structures with both masks non-empty together; when the pack runs out of memory, each alone,
+    so only a structure that cannot be scored alone is ``failed``."""
+    pred = stack_crops([item.pred for item in items]) if len(items) > 1 else items[0].pred[None]
+    gt = stack_crops([item.gt for item in items]) if len(items) > 1 else items[0].gt[None]
+    try:
+        if options.compute_distances:
+            distances = _pack_distances(pred, gt, [item.name for item in items], spacing, options)
+        else:
+            distances = [DistanceSummary(hd=NAN, hd95=NAN, nsd=NAN, assd=NAN, masd=NAN)] * len(items)
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        if len(items) > 1:
+            return [scored for item in items for scored in _score_pack([item], spacing, voxel_ml, options)]
+        item = items[0]
+        return [(item, _failed_score(item.name, item.counts.pred, item.counts.gt, voxel_ml))]
+    scored = []
+    for item, summary in zip(items, distances):
+        # A non-empty reference has at least one component, so one predicted component is never
+        # fragmented: the reference's labelling is needed only when the prediction has several.
+        components = gt_components = 1
+        if item.counts.both:
+            components = count_components(item.pred.cpu().numpy())
+            if components > 1:
+                gt_components = count_components(item.gt.cpu().numpy())
         mode = failure_mode(
-            status=status,
-            overlap_voxels=both_voxels[index],
-            pred_components=components[0],
-            gt_components=components[1],
+            status="ok",
+            overlap_voxels=item.counts.both,
+            pred_components=components,
+            gt_components=gt_components,
         )
-        scores.append(
-            _score(
-                name,
-                status,
-                mode,
-                pred_voxels[index],
-                gt_voxels[index],
-                both_voxels[index],
-                voxel_ml,
-                distances,
-            )
-        )
-    return scores
+        scored.append((item, _score(item.name, "ok", mode, item.counts, voxel_ml, summary)))
+    return scored
 
 
-def _distances(
-    status: str,
-    pred_crop: torch.Tensor | None,
-    gt_crop: torch.Tensor | None,
+def _pack_distances(
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    names: Sequence[str],
     spacing: tuple[float, float, float],
-    diagonal_mm: float,
     options: ScoringOptions,
-    name: str,
-) -> DistanceSummary:
-    """Surface metrics of one structure; against an empty side, the image diagonal and NSD 0 (DESIGN 3)."""
-    if not options.compute_distances or status == "both_empty":
-        return DistanceSummary(hd=NAN, hd95=NAN, nsd=NAN, assd=NAN, masd=NAN)
-    if status != "ok":
-        return DistanceSummary(hd=diagonal_mm, hd95=diagonal_mm, nsd=0.0, assd=diagonal_mm, masd=diagonal_mm)
-    pred_surface = extract_surface(pred_crop, spacing=spacing, surface=options.surface)
-    gt_surface = extract_surface(gt_crop, spacing=spacing, surface=options.surface)
+) -> list[DistanceSummary]:
+    """Surface metrics of each structure of a (K, z, y, x) pack (one structure as plain (z, y, x))."""
+    if pred.shape[0] == 1:
+        pred, gt = pred[0], gt[0]
+    pred_surface = extract_surface(pred, spacing=spacing, surface=options.surface)
+    gt_surface = extract_surface(gt, spacing=spacing, surface=options.surface)
+
+    def directed(source: Surface, target: Surface) -> Directed:
+        if source.positions.shape[1] == 4:
+            structures = source.positions[:, 0]
+        else:
+            structures = torch.zeros(source.positions.shape[0], dtype=torch.long, device=pred.device)
+        distances = nearest_distances(source, target, spacing=spacing)
+        return Directed(distances=distances, weights=source.weights, structures=structures)
+
     return summarize_distances(
-        nearest_distances(gt_surface, pred_surface, spacing=spacing),
-        gt_surface.weights,
-        nearest_distances(pred_surface, gt_surface, spacing=spacing),
-        pred_surface.weights,
-        nsd_tolerance_mm=options.nsd_tolerance_for(name),
+        directed(gt_surface, pred_surface),
+        directed(pred_surface, gt_surface),
+        nsd_tolerances_mm=[options.nsd_tolerance_for(name) for name in names],
         hd95=options.hd95,
         weighted_percentile=options.surface == "surfel",
     )
+
+
+def _distances_against_empty(status: str, diagonal_mm: float, options: ScoringOptions) -> DistanceSummary:
+    """Against an empty side, the image diagonal and NSD 0 (DESIGN 3); NaN when both are empty."""
+    if not options.compute_distances or status == "both_empty":
+        return DistanceSummary(hd=NAN, hd95=NAN, nsd=NAN, assd=NAN, masd=NAN)
+    return DistanceSummary(hd=diagonal_mm, hd95=diagonal_mm, nsd=0.0, assd=diagonal_mm, masd=diagonal_mm)
 
 
 def _score(
     name: str,
     status: str,
     mode: str,
-    pred_voxels: int,
-    gt_voxels: int,
-    both_voxels: int,
+    counts: OverlapCounts,
     voxel_ml: float,
     distances: DistanceSummary,
 ) -> StructureScore:
+    pred_voxels, gt_voxels, both_voxels = counts.pred, counts.gt, counts.both
     union_voxels = pred_voxels + gt_voxels - both_voxels
     return StructureScore(
         structure=name,
