@@ -100,12 +100,16 @@ class StructureSet:
             return f"label_{_implicit_value(key)}"
         return None
 
-    def mask(self, name: str) -> np.ndarray:
-        """Boolean (z, y, x) mask of one structure (all False when the structure is declared but absent)."""
+    def location(self, name: str) -> tuple[int, int]:
+        """(layer, label value) of one structure, also for a declared label value the image does not hold."""
         own = self.find(name)
         if own is None:
             raise LabelMapError(f"{self.source}: no structure named '{name}'")
-        layer, value = self.locations.get(own) or (0, _implicit_value(normalize_structure_name(own)))
+        return self.locations.get(own) or (0, _implicit_value(normalize_structure_name(own)))
+
+    def mask(self, name: str) -> np.ndarray:
+        """Boolean (z, y, x) mask of one structure (all False when the structure is declared but absent)."""
+        layer, value = self.location(name)
         return self.layers[layer] == value
 
     def masks(self, names: Sequence[str]) -> np.ndarray:

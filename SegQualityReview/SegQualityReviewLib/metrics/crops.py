@@ -54,7 +54,7 @@ def _label_boxes(structures: StructureSet, names: Sequence[str]) -> dict[str, Bo
     """Bounding box of each named structure (None when its mask is empty), one pass per label layer."""
     wanted: dict[int, dict[str, int]] = {}
     for name in names:
-        layer, value = structures.locations[structures.find(name)]
+        layer, value = structures.location(name)
         wanted.setdefault(layer, {})[name] = value
     boxes: dict[str, Box | None] = {}
     for layer, values in wanted.items():
@@ -79,5 +79,5 @@ def _value_box(layer: np.ndarray, value: int) -> Box | None:
 
 
 def _crop(structures: StructureSet, name: str, box: Box) -> np.ndarray:
-    layer, value = structures.locations[structures.find(name)]
+    layer, value = structures.location(name)
     return structures.layers[layer][box] == value

@@ -95,7 +95,7 @@ def structure_crops(
     boxes_by_layer = {}
     crops = {}
     for name in names:
-        layer_index, value = structures.locations[structures.find(name)]
+        layer_index, value = structures.location(name)
         layer = structures.layers[layer_index]
         if layer_index not in boxes_by_layer:
             integer = layer if np.issubdtype(layer.dtype, np.integer) else layer.astype(np.int64)
