@@ -1086,16 +1086,34 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         outputFolder,
         workers: Optional[int] = None,
         progress: Optional[Callable[[float, str], None]] = None,
+        predictedQuality: bool = False,
+        estimatorMode: str = "default",
     ):
         """Run ``segquality compare`` on ``config`` (a YAML path or a dict) into ``outputFolder``
         (blocking); returns a ``CompareResult`` with the summary table node and the report path.
         ``workers``: scoring processes (default: one per CPU); ``progress(fraction, message)`` is called
-        as cells are scored, then for the analysis and the report, and with 1.0 at the end."""
-        run = self.startCompare(config, outputFolder=outputFolder, workers=workers)
+        as cells are scored, then for the analysis and the report, and with 1.0 at the end.
+        ``predictedQuality`` also ranks the models by the ground-truth-free estimator (``estimatorMode``:
+        default, thorough or classical) against the true ranking: ``results["predicted_quality"]``."""
+        run = self.startCompare(
+            config,
+            outputFolder=outputFolder,
+            workers=workers,
+            predictedQuality=predictedQuality,
+            estimatorMode=estimatorMode,
+        )
         run.wait(progress=progress)
         return self.finishCompare(run)
 
-    def startCompare(self, config, *, outputFolder, workers: Optional[int] = None) -> "JobRun":
+    def startCompare(
+        self,
+        config,
+        *,
+        outputFolder,
+        workers: Optional[int] = None,
+        predictedQuality: bool = False,
+        estimatorMode: str = "default",
+    ) -> "JobRun":
         """Start ``segquality compare`` in a separate process; returns the run to poll, cancel or finish.
 
         The process prints progress lines (``--progress-lines``), so ``run.poll()`` gives the fraction done.
@@ -1120,6 +1138,8 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         command += ["--out", str(outputFolder), "--progress-lines"]
         if workers:
             command += ["--workers", str(int(workers))]
+        if predictedQuality:
+            command += ["--predicted-quality", "--estimator-mode", str(estimatorMode)]
         return self._startJob("comparison", command, folder=outputFolder, context={"config": Path(config)})
 
     def finishCompare(self, run: "JobRun") -> CompareResult:

@@ -9,7 +9,9 @@ family (said so in the output); and the full ``analyze_metric`` against the 10 s
 
 ``--coverage`` measures accuracy instead: the coverage of 95% mean intervals over ``--simulations`` data sets
 per cell (B = 1,000), ours (t, expanded BCa, and the default rule) against scipy's BCa, for Dice-like
-Beta(8, 2), normal and HD95-like log-normal data at N = 10 to 60, and for 5 correlated structures per patient.
+Beta(8, 2), normal and HD95-like log-normal data at N = 10 to 60; for skewed metrics t against bootstrap-t
+and BCa at N = 5 to 60 (with the share of intervals that miss the true mean from below, the long tail's
+side); and for 5 correlated structures per patient.
 
 Run: ``.venv/bin/python benchmarks/bench_stats.py [--models 10] [--patients 1000] [--resamples 10000]``
      ``.venv/bin/python benchmarks/bench_stats.py --coverage [--simulations 4000]``
@@ -79,6 +81,26 @@ def coverage_study(simulations: int) -> None:
             cells.append(coverage(peer.low, peer.high, true_mean))
             cells.append(coverage(*bounds(mean_intervals(data, n_resamples=1000, seed=1)), true_mean))
             print(f"{law:30s} {n:4d} " + " ".join(f"{c:{w}.3f}" for c, w in zip(cells, (7, 8, 9, 8))))
+    skewed_laws = {
+        "lognormal(1, 0.6) HD95-like": (lambda size: rng.lognormal(1.0, 0.6, size), float(np.exp(1.18))),
+        "lognormal(1, 1.0) long tail": (lambda size: rng.lognormal(1.0, 1.0, size), float(np.exp(1.5))),
+        "gamma(2, 1.5) + 10% at 20-60 mm": (_capped_distances(rng), 0.9 * 3.0 + 0.1 * 40.0),
+    }
+    print("skewed metrics: t against bootstrap-t (the rule for skewed metrics) and expanded BCa")
+    print(
+        f"{'data':32s} {'N':>4s} {'t':>7s} {'boot_t':>7s} {'bca':>7s} {'t_too_low':>11s} {'bt_too_low':>12s}"
+    )
+    for law, (draw, true_mean) in skewed_laws.items():
+        for n in (5, 10, 20, 30, 60):
+            data = draw((n, simulations))
+            t = mean_intervals(data, small_n_threshold=n + 1)
+            skewed = mean_intervals(data, skewed=True, n_resamples=1000, seed=1)
+            bca = mean_intervals(data, small_n_threshold=0, n_resamples=1000, seed=1)
+            cells = [coverage(*bounds(intervals), true_mean) for intervals in (t, skewed, bca)]
+            misses = [float(np.mean(bounds(intervals)[1] < true_mean)) for intervals in (t, skewed)]
+            print(
+                f"{law:32s} {n:4d} {cells[0]:7.3f} {cells[1]:7.3f} {cells[2]:7.3f} {misses[0]:11.3f} {misses[1]:12.3f}"
+            )
     print("5 structures per patient (patient SD 0.08, structure SD 0.04), mean 0.8")
     print(f"{'patients':>8s} {'cluster':>8s} {'rows_as_patients':>16s}")
     for n_patients in (15, 40):
@@ -90,6 +112,16 @@ def coverage_study(simulations: int) -> None:
         clustered = coverage(*bounds(mean_intervals(data, patient_ids=ids, n_resamples=1000, seed=1)), 0.8)
         independent = coverage(*bounds(mean_intervals(data, n_resamples=1000, seed=1)), 0.8)
         print(f"{n_patients:8d} {clustered:8.3f} {independent:16.3f}")
+
+
+def _capped_distances(rng: np.random.Generator):
+    """HD95-like values with a few cases far off: gamma(2, 1.5) mm, 10% uniform on 20-60 mm."""
+
+    def draw(size):
+        base = rng.gamma(2.0, 1.5, size)
+        return np.where(rng.random(size) < 0.1, rng.uniform(20.0, 60.0, size), base)
+
+    return draw
 
 
 def main() -> None:

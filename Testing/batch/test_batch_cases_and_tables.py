@@ -14,7 +14,8 @@ from SegQualityReviewLib.batch import (
     ScoreTableError,
     read_long_table,
 )
-from SegQualityReviewLib.batch.cases import case_id_of, match_cases
+from SegQualityReviewLib.batch.case_ids import case_id_of
+from SegQualityReviewLib.batch.cases import match_cases
 
 
 def touch(path: Path) -> Path:
@@ -65,15 +66,20 @@ def test_the_case_table_sets_patients_and_metadata_and_must_name_existing_cases(
         match_cases(config)
 
 
-def test_a_plain_external_table_gets_default_status_and_failure_mode(tmp_path):
+def test_a_plain_external_table_gets_default_status_and_a_blank_value_needs_a_policy(tmp_path):
     path = tmp_path / "challenge.csv"
     path.write_text(
         "case_id,patient_id,model,structure,metric,value,center\n"
         "c1,p1,A,liver,dice,0.9,X\nc1,p1,B,liver,dice,,X\n",
         encoding="utf-8",
     )
-    table = read_long_table(path)
-    assert table["status"].tolist() == ["ok", "failed"]
+    with pytest.raises(ScoreTableError) as refused:
+        read_long_table(path)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message and "row 3" in message and "model 'B'" in message
+    assert "missing" in message and "not_evaluable" in message
+    table = read_long_table(path, blank="not_evaluable")
+    assert table["status"].tolist() == ["ok", ""]  # resolved, and counted, by the analysis
     assert table["failure_mode"].tolist() == ["", ""]
     assert np.isnan(table["value"].iloc[1]) and table["center"].tolist() == ["X", "X"]
 

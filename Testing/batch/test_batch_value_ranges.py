@@ -16,7 +16,8 @@ DICE = {"near_one": [0.99, 0.999, 0.90], "weaker": [0.80, 0.85, 0.70]}
 HD95 = {"near_one": [0.0, 0.1, 3.0], "weaker": [2.0, 2.5, 4.0]}
 # Opposite failures on one structure: the paired Dice difference interval reaches past [-1, 1].
 SWAP = {"near_one": [1.0, 1.0, 0.0], "weaker": [0.0, 0.0, 1.0]}
-SETTINGS = {"metrics": ("dice", "hd95"), "n_resamples": 200}
+# Symmetric t intervals for HD95 too (its default, bootstrap-t, follows the skew and stays above 0 here).
+SETTINGS = {"metrics": ("dice", "hd95"), "n_resamples": 200, "skewed_metrics": ()}
 
 
 def _write_table(path, *, dice_scale: float = 1.0) -> None:
@@ -67,14 +68,25 @@ def test_interval_ends_are_clipped_to_the_metric_range_and_the_raw_end_is_record
     hd95 = _mean(_family(results, "liver", "hd95"), "near_one")
     assert hd95["low"] == 0.0 and hd95["clipped"]["low"] < 0 and "high" not in hd95["clipped"]
 
+    # Three patients give 8 sign vectors: no difference can be rejected, so the primary interval is
+    # unbounded (null before clipping) and shown as the whole range [-1, 1] of a Dice difference.
     difference = _family(results, "lesion", "dice")["pairwise"][0]["difference"]
     assert difference["low"] == -1.0 and difference["high"] == 1.0
-    assert difference["clipped"]["low"] < -1.0 and difference["clipped"]["high"] > 1.0
+    assert difference["clipped"] == {"low": None, "high": None}
     # A distance has no upper bound, so neither has its difference: nothing is clipped.
     assert _family(results, "lesion", "hd95")["pairwise"][0]["difference"]["clipped"] == {}
 
     report = outputs.report_path.read_text(encoding="utf-8")
     assert "1.000\u2021]" in report and "[0.000\u2021," in report
+
+
+def test_a_skewed_distance_gets_a_bootstrap_t_interval_that_needs_no_clipping(tmp_path):
+    _write_table(tmp_path / "scores.csv")
+    settings = AnalysisSettings(metrics=("dice", "hd95"), n_resamples=2000)
+    outputs = run_analyze(tmp_path / "scores.csv", settings, tmp_path / "out")
+    hd95 = _mean(_family(outputs.results, "liver", "hd95"), "near_one")
+    assert hd95["method"] == "bootstrap_t" and hd95["low"] >= 0.0 and hd95["clipped"] == {}
+    assert hd95["high"] - hd95["estimate"] > hd95["estimate"] - hd95["low"]
 
 
 def test_reanalyze_recomputes_the_clipped_ends_and_flags_an_unclipped_one(tmp_path):

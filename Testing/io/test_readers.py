@@ -215,3 +215,20 @@ def test_radiological_layout_puts_the_patients_right_on_the_viewers_left(shared_
     width, height = shown_liver.shape[1], shown_liver.shape[0]
     assert np.argwhere(shown_liver)[:, 1].mean() < width / 2  # the liver lies on the patient's right
     assert np.argwhere(spine)[:, 0].mean() > height / 2  # the spine is posterior: down
+
+
+def test_a_mask_folder_takes_any_one_foreground_value_and_refuses_two(tmp_path):
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    liver = np.zeros((3, 4, 5), dtype=np.uint8)
+    liver[1, 1:3, 1:4] = 255
+    sitk.WriteImage(sitk.GetImageFromArray(liver), str(folder / "liver.nii.gz"))
+    structures = read_structure_folder(folder)
+    assert structures.mask("liver").sum() == 6 and structures.mask("liver")[1, 1, 1]
+    labels = liver.copy()
+    labels[2, 0, 0] = 7
+    sitk.WriteImage(sitk.GetImageFromArray(labels), str(folder / "spleen.nii.gz"))
+    with pytest.raises(
+        MaskValueError, match=r"spleen.nii.gz: expected a binary mask, found values \[0, 7, 255\]"
+    ):
+        read_structure_folder(folder)

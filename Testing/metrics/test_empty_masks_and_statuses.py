@@ -46,7 +46,15 @@ def test_record_fields_statuses_and_failure_modes_are_the_published_contract():
         "assd", "masd", "volume_pred_ml", "volume_gt_ml", "volume_diff_ml",
     ]  # fmt: skip
     assert STATUSES == ("ok", "empty_gt", "empty_pred", "both_empty", "not_supported", "failed")
-    assert FAILURE_MODES == ("missed", "hallucinated", "disjoint", "fragmented", "")
+    assert FAILURE_MODES == (
+        "missed",
+        "hallucinated",
+        "disjoint",
+        "distant_false_positive",
+        "fragmented",
+        "boundary_bias",
+        "",
+    )
     assert list(score(block(2, 8), block(4, 10)).as_row()) == fields
 
 
@@ -98,6 +106,22 @@ def test_prediction_with_more_components_than_the_reference_is_fragmented():
     pred[:, 7, :] = False  # cuts the prediction in two 26-connected pieces
     assert score(pred, gt).failure_mode == "fragmented"
     assert score(gt, pred).failure_mode == ""
+
+
+def test_an_island_far_from_the_reference_is_a_distant_false_positive_and_a_near_one_a_fragment():
+    gt = block(2, 6)
+    far = gt.copy()
+    far[0:2, 14:16, 0:2] = True  # 11 mm from the reference (3 mm slices, 1 mm rows, 0.5 mm columns)
+    assert score(far, gt).failure_mode == "distant_false_positive"
+    near = gt.copy()
+    near[3:5, 8, 5:7] = True  # 3 mm beyond the reference's last row
+    assert score(near, gt).failure_mode == "fragmented"
+
+
+def test_a_volume_far_from_the_references_is_a_boundary_bias():
+    assert score(block(2, 12), block(4, 10)).failure_mode == "boundary_bias"  # 10 rows for 6: ratio 1.67
+    assert score(block(5, 9), block(3, 11)).failure_mode == "boundary_bias"  # 4 rows for 8: ratio 0.5
+    assert score(block(2, 10), block(2, 9)).failure_mode == ""  # 8 rows for 7: within 1.25
 
 
 def test_compute_distances_false_leaves_every_distance_nan_and_keeps_overlap():

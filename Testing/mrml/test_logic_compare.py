@@ -8,8 +8,8 @@ from SegQualityReviewLib import mrml_bridge
 from SegQualityReviewLib.batch.phantom import write_phantom_cohort
 
 
-def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene, module, tmp_path):
-    cohort = write_phantom_cohort(tmp_path / "cohort", n_patients=6)
+def _two_model_config(cohort) -> dict:
+    """The cohort's config with absolute paths, two models and the dice metric only."""
     config = yaml.safe_load(cohort.config_path.read_text())
     config["models"] = [m for m in config["models"] if m["name"] in ("steady", "dilated")]
     config["analysis"] = {"metrics": ["dice"], "n_resamples": 200}
@@ -19,7 +19,12 @@ def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene
     for model in config["models"]:
         for key in ("dir", "label_map", "card"):
             model[key] = str(cohort.root / model[key])
+    return config
 
+
+def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene, module, tmp_path):
+    cohort = write_phantom_cohort(tmp_path / "cohort", n_patients=6)
+    config = _two_model_config(cohort)
     reports = []
     result = module.SegQualityReviewLogic().compare(
         config,
@@ -47,3 +52,24 @@ def test_compare_runs_the_batch_out_of_process_and_fills_the_summary_table(scene
     assert [row["model"] for row in liver] == ["steady", "dilated"] and liver[0]["rank"] == "1"
     assert all(float(row["ci_low"]) <= float(row["mean"]) <= float(row["ci_high"]) for row in liver)
     assert {row["model"] for row in result.worstCases} == {"steady", "dilated"}
+
+
+def test_compare_with_predicted_quality_ranks_without_the_references_too(scene, module, tmp_path):
+    cohort = write_phantom_cohort(tmp_path / "cohort", n_patients=5)
+    reports = []
+    result = module.SegQualityReviewLogic().compare(
+        _two_model_config(cohort),
+        outputFolder=tmp_path / "out",
+        workers=1,
+        progress=lambda fraction, message: reports.append((fraction, message)),
+        predictedQuality=True,
+        estimatorMode="classical",
+    )
+    block = result.results["predicted_quality"]
+    assert block["models"] == ["steady", "dilated"] and block["estimator"]["mode"] == "classical"
+    assert block["agreement_with_reference"]["true_order"] == ["steady", "dilated"]
+    n_cells = cohort.n_cases * 2
+    assert any(message == f"estimated {n_cells}/{n_cells} cells" for _, message in reports)
+    fractions = [fraction for fraction, _ in reports]
+    assert all(earlier <= later for earlier, later in zip(fractions, fractions[1:]))
+    assert "Ranked without the references" in result.reportPath.read_text(encoding="utf-8")

@@ -11,28 +11,9 @@ import os
 
 import pytest
 
-KNOWN_FAILURES = {
-    "5.6": {
-        "Testing/stats/test_intervals.py::test_bca_matches_scipy_bootstrap_within_monte_carlo_error": (
-            "the test's peer call passes scipy.stats.bootstrap(rng=...), a keyword SciPy 1.15 added; on Slicer "
-            "5.6's SciPy 1.11.3 it is random_state= (statistics tests, issue 12)"
-        ),
-        "Testing/stats/test_power.py::test_large_effects_need_few_patients_instead_of_failing": (
-            "statsmodels' solve_power does not converge with SciPy 1.11.3 and required_n only counts up from "
-            "its answer (the power-analysis fix of issue 10, owned by the statistics engineer)"
-        ),
-    },
-    "5.10": {
-        "Testing/stats/test_intervals.py::test_bca_matches_scipy_bootstrap_within_monte_carlo_error": (
-            "the test's peer call passes scipy.stats.bootstrap(rng=...), a keyword SciPy 1.15 added; Slicer "
-            "5.10's SciPy 1.13.1 has random_state= (statistics tests, issue 12)"
-        ),
-        "Testing/stats/test_power.py::test_large_effects_need_few_patients_instead_of_failing": (
-            "statsmodels' solve_power does not converge with SciPy 1.13.1 either, and required_n only counts "
-            "up (the power-analysis fix of issue 10, owned by the statistics engineer)"
-        ),
-    },
-}
+# Empty today: the statistics fixes of issue 12 made both former entries (scipy.stats.bootstrap's rng=
+# keyword, statsmodels' power solver on SciPy 1.11/1.13) pass on both tiers.
+KNOWN_FAILURES: dict[str, dict[str, str]] = {"5.6": {}, "5.10": {}}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats
+from statsmodels.stats.power import TTestPower
 
 from SegQualityReviewLib.stats import leading_pair_power
 
@@ -61,3 +62,31 @@ def test_large_effects_need_few_patients_instead_of_failing():
     values = np.array([[0.9, 0.5], [0.91, 0.52], [0.92, 0.5]])
     result = leading_pair_power(values, model_names=["a", "b"])
     assert result.n_for_power is not None and 2 <= result.n_for_power <= 3
+
+
+def unconverged_solve(self, effect_size=None, nobs=None, alpha=None, power=None, **_):
+    """What statsmodels 0.14.6 with scipy 1.11.3 returns when its root finder fails: the start value 10."""
+    return 10.0
+
+
+def test_an_unconverged_solver_answer_is_searched_downwards_and_checked(monkeypatch):
+    monkeypatch.setattr(TTestPower, "solve_power", unconverged_solve)
+    values = np.array([[0.9, 0.5], [0.91, 0.52], [0.92, 0.5], [0.9, 0.51]])
+    result = leading_pair_power(values, model_names=["a", "b"])
+    effect_size = abs(result.mean_difference) / result.sd_difference
+    # The report once said 10 patients where 2 give power 0.997.
+    assert result.n_for_power == 2 and paired_t_power(effect_size, 2) >= 0.8
+    # The detectable-effect solve is checked too: its effect reaches the target power at N = 4.
+    detectable_effect = result.detectable_difference / result.sd_difference
+    assert paired_t_power(detectable_effect, 4) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_a_small_effect_far_above_the_start_value_is_found_quickly(monkeypatch):
+    monkeypatch.setattr(TTestPower, "solve_power", unconverged_solve)
+    power = leading_pair_power(sample(4), model_names=["a", "b", "c"])
+    effect_size = abs(power.mean_difference) / power.sd_difference
+    assert (
+        paired_t_power(effect_size, power.n_for_power)
+        >= 0.8
+        > paired_t_power(effect_size, power.n_for_power - 1)
+    )

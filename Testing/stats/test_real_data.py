@@ -54,6 +54,10 @@ def test_ranking_of_real_algorithms_is_honest_about_eight_slabs(brats_slice_dice
     assert "sanet0" in analysis.ranking.tied_leaders and analysis.ranking.n == 8
     # Eight slabs allow 256 sign vectors: the smallest two-sided p is 2/256, and Holm over 10 pairs lifts it
     # above 0.05, so no pair can be called different; none is shown equivalent either.
-    assert all(c.permutation_exact and c.n_permutations == 256 for c in analysis.pairwise)
+    assert all(c.exact and c.difference.n_resamples == 256 for c in analysis.pairwise)
     assert {c.verdict for c in analysis.pairwise} == {"not_separable"}
+    # At Holm's level for 10 pairs (alpha 0.005) 256 sign vectors cannot reject any difference: the interval
+    # that belongs to that verdict is unbounded, and says so instead of showing a narrow unadjusted one.
+    assert all(c.difference.level == 1 - 0.005 for c in analysis.pairwise)
+    assert all(c.difference.low == -np.inf and c.difference.high == np.inf for c in analysis.pairwise)
     assert analysis.power.n_for_power is not None and analysis.power.n_for_power > 8

@@ -6,6 +6,10 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
     CompareConfig(gt_dir=, models=(ModelSource(name, prediction_dir, label_map), ...), gt_label_map=,
                   image_dir=, cases_csv=, scoring=ScoringSettings(...), analysis=AnalysisSettings(...), workers=,
                   executor=ExecutorSettings(scheduler="" | "local" | "tcp://host:8786", connect_timeout_s=10))
+    AnalysisSettings(..., statistic="mean"|"median", primary_test="permutation"|"wilcoxon",
+                     multiplicity="family"|"all", equivalence_margins={metric: m}, skewed_metrics=(...),
+                     missing=MissingDataSettings(blank="refuse"|"not_evaluable"|"failed",
+                                                 alignment="complete_cases"|"per_pair"))
     run_compare(config, out_dir, *, progress=True, on_progress=None, title="") -> RunOutputs
         # cases.csv, results.json, report.html swapped in whole; cell cache in .<out>.cache beside out
     run_analyze(scores_csv, settings, out_dir, *, title="") -> RunOutputs       # a long table from elsewhere
@@ -14,13 +18,15 @@ Public API (docs/batch.md, schema in docs/results-schema.md)::
     read_long_table(csv) -> pandas.DataFrame;  analyze_table(table, settings) -> dict
     ModelCard, contamination_decisions(models, cards, dataset_name=)
     write_phantom_cohort(root, *, n_patients=14, seed=7) -> PhantomCohort      # SYNTHETIC test cohort
+    synthetic_score_table(n_models=19, n_cases=743, ...) -> pandas.DataFrame     # SYNTHETIC score table
     run_demo(out_dir, *, shared_data, n_resamples=2000, workers=None) -> list[DemoRun]
     open_executor(settings, *, workers) -> LocalExecutor | DaskExecutor    # executor.run(function, cells)
     write_scale_cohort(root, *, n_cases, n_models=5, n_structures=10) -> ScaleCohort   # SYNTHETIC, for scale
 
 Interval ends are clipped to each metric's natural range (``value_ranges``), the raw ends recorded.
 Long table columns: case_id, patient_id, model, structure, metric, value, status, failure_mode, then
-metadata columns. Patients are the bootstrap clusters; the statistics come from ``stats``.
+metadata columns. Patients are the bootstrap clusters; the statistics come from ``stats``, the page from
+``report``. Cases may be files, per-case folders of masks, or ``{case}`` patterns (``case_ids``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from typing import Any
 _EXPORTS = {
     "analysis": ("analyze_table",),
     "config": ("AnalysisSettings", "CompareConfig", "ModelSource", "ScoringSettings", "load_config"),
+    "missing": ("MissingDataSettings",),
+    "synthetic_scores": ("synthetic_score_table",),
     "demo": ("DemoRun", "run_demo"),
     "errors": ("BatchConfigError", "ResultsFileError", "ScoreTableError"),
     "executors": ("CellLostError", "DaskExecutor", "ExecutorSettings", "LocalExecutor", "open_executor"),
@@ -54,6 +62,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "LONG_COLUMNS",
     "AnalysisSettings",
+    "MissingDataSettings",
     "BatchConfigError",
     "CellLostError",
     "CompareConfig",
@@ -82,6 +91,7 @@ __all__ = [
     "run_analyze",
     "run_compare",
     "run_demo",
+    "synthetic_score_table",
     "write_phantom_cohort",
     "write_scale_cohort",
 ]

@@ -1,10 +1,11 @@
 """The analysis of a long score table: every number of results.json, computed by the stats package.
 
-Per (structure, metric) family, the rows are the cases every model has a value for (both_empty cells
-have none; they count toward detection instead). Failed or missing cells without a value take the
-worst value observed in the family (a table from elsewhere may leave them blank). Contaminated models
-are estimated beside the others but kept out of ranking, pairwise tests and power. Interval ends are
-clipped to the metric's natural range (``value_ranges``), with the values before clipping recorded.
+Order matters and is fixed: resolve the missing-data policy and the model cards (``resolve``), run the
+label-mapping spot-check (``spot_checks``), then per (structure, metric) family the pre-specified primary
+analysis (``families``), the multiplicity decision over the configured scope, the overall leaderboard
+(``leaderboard``), subgroups (``subgroups``), failure modes and worst cases. Contaminated models are
+estimated beside the others but kept out of ranking, pairwise tests and power. Interval ends are clipped to
+the metric's natural range (``value_ranges``), with the values before clipping recorded.
 """
 
 from __future__ import annotations
@@ -17,39 +18,48 @@ import pandas as pd
 from .. import stats
 from .config import AnalysisSettings
 from .errors import ScoreTableError
-from .long_table import (
-    EXCLUDED_STATUSES,
-    FAILURE_MODES,
-    IMPUTED_STATUSES,
-    UNMEASURED_STATUSES,
-    metadata_columns,
-)
+from .families import METRIC_UNITS, PendingFamily, analyze_family, finish_pairwise
+from .leaderboard import overall_leaderboard
+from .long_table import EXCLUDED_STATUSES, FAILURE_MODES, IMPUTED_STATUSES
 from .model_cards import contamination_decisions
+from .resolve import resolve_table
 from .scoring import FAILED, MISSING_PRED
-from .value_ranges import ValueRange, clip_interval, difference_range, table_value_ranges
+from .spot_checks import label_mapping_checks
+from .subgroups import subgroup_analysis
+from .value_ranges import table_value_ranges
 
-# Metadata columns with more distinct values than this are identifiers, not slices.
-MAX_SLICE_VALUES = 12
+MULTIPLICITY_LABELS = {
+    "family": "holm within the structure-metric family",
+    "all": "holm across every family of the study",
+}
 
 
-def analyze_table(table: pd.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
+def analyze_table(
+    table: pd.DataFrame, settings: AnalysisSettings, *, source: str = "the score table"
+) -> dict[str, Any]:
     """All statistics of a checked long table (``long_table.check_long_table``) as a JSON-ready dict."""
-    absent = [metric for metric in settings.metrics if metric not in set(table["metric"])]
+    present = _unique(table["metric"])
+    absent = [metric for metric in settings.metrics if metric not in set(present)]
     if absent:
         raise ScoreTableError(
-            f"metric '{absent[0]}' is not in the score table (it holds {', '.join(_unique(table['metric']))})"
+            f"metric '{absent[0]}' is not in the score table (it holds {', '.join(present)})"
         )
+    resolved = resolve_table(table, missing=settings.missing, cards=settings.cards_by_model, source=source)
+    table = resolved.table
     models = _unique(table["model"])
     structures = _unique(table["structure"])
     decisions = contamination_decisions(models, settings.cards_by_model, dataset_name=settings.dataset_name)
     excluded = {decision.model for decision in decisions if decision.contaminated}
+    ranked_models = [model for model in models if model not in excluded]
     cells = table.drop_duplicates(subset=["case_id", "model", "structure"])
     value_ranges = table_value_ranges(table, settings.metrics)
-    families = [
-        _analyze_family(
-            table,
-            structure,
-            metric,
+    spot_checks = label_mapping_checks(table, models=models)
+    by_family = dict(tuple(table.groupby(["structure", "metric"], sort=False)))
+    pending = [
+        analyze_family(
+            by_family[(structure, metric)],
+            structure=structure,
+            metric=metric,
             models=models,
             excluded=excluded,
             settings=settings,
@@ -57,154 +67,99 @@ def analyze_table(table: pd.DataFrame, settings: AnalysisSettings) -> dict[str, 
         )
         for structure in structures
         for metric in settings.metrics
+        if (structure, metric) in by_family
     ]
+    families = _decide_pairwise(pending, settings)
+    alpha = round(1.0 - settings.confidence_level, 12)
     return {
         "n_cases": int(table["case_id"].nunique()),
         "n_patients": int(table["patient_id"].nunique()),
         "models": models,
-        "ranked_models": [model for model in models if model not in excluded],
+        "ranked_models": ranked_models,
         "structures": structures,
         "metrics": list(settings.metrics),
+        "metrics_not_analysed": [metric for metric in present if metric not in settings.metrics],
+        "metric_units": {metric: METRIC_UNITS.get(metric, "") for metric in settings.metrics},
+        "primary": {
+            "statistic": settings.statistic,
+            "test": settings.primary_test,
+            "multiplicity": settings.multiplicity,
+            "multiplicity_label": MULTIPLICITY_LABELS[settings.multiplicity],
+            "alpha": alpha,
+            "level": settings.confidence_level,
+            "equivalence_margins": dict(settings.equivalence_margins),
+            "alignment": settings.missing.alignment,
+            "skewed_metrics": [metric for metric in settings.metrics if settings.skewed(metric)],
+        },
         "value_ranges": {
             metric: None if bounds is None else list(bounds) for metric, bounds in value_ranges.items()
         },
         "contamination": [
             {"model": d.model, "contaminated": d.contaminated, "reason": d.reason} for d in decisions
         ],
+        "missing_data": resolved.counts,
+        "spot_checks": spot_checks,
         "status_counts": _status_counts(cells, models),
         "imputation": _imputation_counts(cells, models, structures),
+        "leaderboard": overall_leaderboard(
+            table,
+            models=models,
+            ranked_models=ranked_models,
+            structures=structures,
+            settings=settings,
+            value_range=value_ranges[settings.metrics[0]],
+        ),
         "families": families,
         "failure_modes": _failure_modes(cells, models, structures, level=settings.confidence_level),
-        "slices": _slices(
-            table, models=models, structures=structures, settings=settings, value_ranges=value_ranges
+        "subgroups": subgroup_analysis(
+            table, families=families, settings=settings, value_ranges=value_ranges
         ),
         "worst_cases": _worst_cases(table, models=models, settings=settings),
     }
 
 
-def family_values(
-    table: pd.DataFrame, structure: str, metric: str, *, models: list[str], higher_is_better: bool
-) -> pd.DataFrame:
-    """The (case x model) value table of one family with policy imputation and exclusions applied.
-
-    Columns are ``models`` plus ``patient_id``; rows are cases where every model has a value.
-    """
-    rows = table[(table["structure"] == structure) & (table["metric"] == metric)]
-    values = rows["value"].where(~rows["status"].isin(EXCLUDED_STATUSES))
-    unmeasured = rows["status"].isin(UNMEASURED_STATUSES) & values.isna()
-    if unmeasured.any():
-        finite = values[np.isfinite(values)]
-        worst = finite.min() if higher_is_better else finite.max()
-        values = values.where(~unmeasured, worst)
-    wide = rows.assign(value=values).pivot(index="case_id", columns="model", values="value")
-    wide = wide.reindex(columns=models).dropna(how="any")
-    patients = rows.drop_duplicates("case_id").set_index("case_id")["patient_id"]
-    return wide.assign(patient_id=patients.reindex(wide.index).to_numpy())
-
-
-def _analyze_family(
-    table: pd.DataFrame,
-    structure: str,
-    metric: str,
-    *,
-    models: list[str],
-    excluded: set[str],
-    settings: AnalysisSettings,
-    value_range: ValueRange | None,
-) -> dict[str, Any]:
-    higher_is_better = settings.higher_is_better(metric)
-    wide = family_values(table, structure, metric, models=models, higher_is_better=higher_is_better)
-    n_cases_total = int(
-        table.loc[(table["structure"] == structure) & (table["metric"] == metric), "case_id"].nunique()
-    )
-    family: dict[str, Any] = {
-        "structure": structure,
-        "metric": metric,
-        "higher_is_better": higher_is_better,
-        "n_cases": len(wide),
-        "n_patients": int(wide["patient_id"].nunique()),
-        "n_cases_without_value": n_cases_total - len(wide),
-        "estimates": [],
-        "ranking": None,
-        "sensitivity": None,
-        "pairwise": [],
-        "power": None,
-        "note": "",
-    }
-    values = wide[models].to_numpy(dtype=float)
-    patient_ids = wide["patient_id"].to_numpy()
-    if family["n_patients"] < 2:
-        family["note"] = (
-            f"{family['n_patients']} patient(s) with values: descriptive only, no intervals or tests"
-        )
-        for index, model in enumerate(models):
-            column = values[:, index]
-            family["estimates"].append(
-                {
-                    "model": model,
-                    "contaminated": model in excluded,
-                    "mean": _bare(float(column.mean()) if len(column) else None, settings, len(column)),
-                    "median": _bare(float(np.median(column)) if len(column) else None, settings, len(column)),
-                }
+def _decide_pairwise(pending: list[PendingFamily], settings: AnalysisSettings) -> list[dict[str, Any]]:
+    """Holm over each family or over all of them (``settings.multiplicity``), then every family's pairs."""
+    alpha = 1.0 - settings.confidence_level
+    label = MULTIPLICITY_LABELS[settings.multiplicity]
+    tested = [entry for entry in pending if entry.tests is not None]
+    decisions: dict[int, stats.HolmDecision] = {}
+    if settings.multiplicity == "family":
+        decisions = {id(entry): stats.holm_decision(entry.tests.p_values, alpha=alpha) for entry in tested}
+    elif tested:
+        joint = stats.holm_decision(np.concatenate([entry.tests.p_values for entry in tested]), alpha=alpha)
+        start = 0
+        for entry in tested:
+            stop = start + entry.tests.p_values.size
+            decisions[id(entry)] = stats.HolmDecision(
+                adjusted=joint.adjusted[start:stop],
+                rejected=joint.rejected[start:stop],
+                interval_alphas=joint.interval_alphas[start:stop],
+                n_tests=joint.n_tests,
             )
-        return family
-    # One patient resample matrix for every statistic of the family, so all of them are paired.
-    resamples = stats.resample_patients(
-        family["n_patients"], n_resamples=settings.n_resamples, seed=settings.seed
-    )
-    options = {"patient_ids": patient_ids, "level": settings.confidence_level, "resamples": resamples}
-    means = stats.mean_intervals(values, **options)
-    medians = stats.median_intervals(values, **options)
-    for index, model in enumerate(models):
-        family["estimates"].append(
-            {
-                "model": model,
-                "contaminated": model in excluded,
-                "mean": clip_interval(means[index].as_dict(), value_range),
-                "median": clip_interval(medians[index].as_dict(), value_range),
-            }
-        )
-    ranked = [model for model in models if model not in excluded]
-    if len(ranked) < 2:
-        family["note"] = f"{len(ranked)} uncontaminated model(s): no ranking or tests"
-        return family
-    ranked_values = wide[ranked].to_numpy(dtype=float)
-    direction = {"model_names": ranked, "higher_is_better": higher_is_better}
-    family["ranking"] = stats.rank_models(ranked_values, **direction, **options).as_dict()
-    family["sensitivity"] = stats.ranking_sensitivity(
-        ranked_values, **direction, level=settings.confidence_level, patient_ids=patient_ids
-    ).as_dict()
-    comparisons = stats.compare_models(
-        ranked_values, **direction, equivalence_margin=settings.equivalence_margin(metric), **options
-    )
-    family["pairwise"] = [
-        {**pair, "difference": clip_interval(pair["difference"], difference_range(value_range))}
-        for pair in (comparison.as_dict() for comparison in comparisons)
-    ]
-    try:
-        family["power"] = stats.leading_pair_power(
-            ranked_values,
-            **direction,
-            alpha=round(1.0 - settings.confidence_level, 12),
-            patient_ids=patient_ids,
-        ).as_dict()
-    except (stats.StatsInputError, ValueError) as error:
-        # Kept visible: the rest of the family stands, the report says why power is missing.
-        family["note"] = f"power analysis not available: {error}"
-    return family
-
-
-def _bare(estimate: float | None, settings: AnalysisSettings, n: int) -> dict[str, Any]:
-    """A point estimate without an interval, shaped like a clipped ``stats.Interval.as_dict()``."""
-    return {
-        "estimate": estimate,
-        "low": None,
-        "high": None,
-        "level": settings.confidence_level,
-        "method": "none",
-        "n": n,
-        "clipped": {},
-    }
+            start = stop
+    families = []
+    for entry in pending:
+        if id(entry) not in decisions:
+            families.append(entry.family)
+            continue
+        decision = decisions[id(entry)]
+        family = finish_pairwise(entry, decision, multiplicity=label)
+        threshold = alpha / decision.n_tests
+        if entry.tests.smallest_p > threshold:
+            # Said where it applies: no pair can be called different, whatever the data, at this resolution.
+            remedy = (
+                f"more patients, or n_resamples of at least {int(np.ceil(decision.n_tests / alpha))}"
+                if entry.tests.test == "permutation" and not entry.tests.exact
+                else "more patients"
+            )
+            family["resolution_note"] = (
+                f"the smallest p-value the primary test can reach here is {entry.tests.smallest_p:.2g}, above "
+                f"Holm's first threshold {alpha:g}/{decision.n_tests} = {threshold:.2g}: no pair can be called "
+                f"different ({remedy})"
+            )
+        families.append(family)
+    return families
 
 
 def _status_counts(cells: pd.DataFrame, models: list[str]) -> dict[str, dict[str, int]]:
@@ -240,90 +195,56 @@ def _failure_modes(
     cells: pd.DataFrame, models: list[str], structures: list[str], *, level: float
 ) -> list[dict[str, Any]]:
     """Failure and failure-mode rates with Wilson intervals, per model over all structures and per structure."""
-    failed = (cells["failure_mode"] != "") | cells["status"].isin((FAILED, MISSING_PRED))
+    # Cells with nothing to measure by nature, or for a structure the model does not segment, are no trials.
+    cells = cells[~cells["status"].isin(("not_evaluable", "not_supported"))]
+    flags = pd.DataFrame(
+        {
+            "model": cells["model"],
+            "structure": cells["structure"],
+            "failed": (cells["failure_mode"] != "") | cells["status"].isin((FAILED, MISSING_PRED)),
+            **{mode: cells["failure_mode"] == mode for mode in FAILURE_MODES},
+        }
+    )
+    columns = ["failed", *FAILURE_MODES]
+    pooled = flags.groupby("model", sort=False)[columns].agg(["sum", "count"])
+    per_structure = flags.groupby(["structure", "model"], sort=False)[columns].agg(["sum", "count"])
+    keys = [(None, model) for model in models if model in pooled.index] + [
+        (structure, model)
+        for structure in structures
+        for model in models
+        if (structure, model) in per_structure.index
+    ]
+    if not keys:
+        return []
+    counts = np.array(
+        [
+            (pooled.loc[model] if structure is None else per_structure.loc[(structure, model)])
+            .xs("sum", level=1)
+            .to_numpy(dtype=np.int64)
+            for structure, model in keys
+        ]
+    )
+    totals = np.array(
+        [
+            int(pooled.loc[model, ("failed", "count")])
+            if structure is None
+            else int(per_structure.loc[(structure, model), ("failed", "count")])
+            for structure, model in keys
+        ]
+    )
+    rates = stats.rate_intervals(counts.ravel(), np.repeat(totals, len(columns)), level=level)
     entries = []
-    for structure in [None, *structures]:
-        for model in models:
-            mine = (cells["model"] == model) & (
-                True if structure is None else cells["structure"] == structure
-            )
-            total = int(mine.sum())
-            if total == 0:
-                continue
-            entries.append(
-                {
-                    "structure": structure,
-                    "model": model,
-                    "cells": total,
-                    "failure_rate": stats.rate_interval(
-                        int((failed & mine).sum()), total, level=level
-                    ).as_dict(),
-                    "modes": {
-                        mode: stats.rate_interval(
-                            int((mine & (cells["failure_mode"] == mode)).sum()), total, level=level
-                        ).as_dict()
-                        for mode in FAILURE_MODES
-                    },
-                }
-            )
-    return entries
-
-
-def _slices(
-    table: pd.DataFrame,
-    *,
-    models: list[str],
-    structures: list[str],
-    settings: AnalysisSettings,
-    value_ranges: dict[str, ValueRange | None],
-) -> list[dict[str, Any]]:
-    """Per-model mean intervals within each value of every metadata column, per structure and metric."""
-    entries = []
-    options = {"level": settings.confidence_level, "n_resamples": settings.n_resamples, "seed": settings.seed}
-    for column in metadata_columns(table):
-        groups = _unique(table[column])
-        if not 2 <= len(groups) <= MAX_SLICE_VALUES:
-            continue
-        for group in groups:
-            subset = table[table[column] == group]
-            for structure in structures:
-                for metric in settings.metrics:
-                    wide = family_values(
-                        subset,
-                        structure,
-                        metric,
-                        models=models,
-                        higher_is_better=settings.higher_is_better(metric),
-                    )
-                    entry = {
-                        "column": column,
-                        "value": group,
-                        "structure": structure,
-                        "metric": metric,
-                        "n_cases": len(wide),
-                        "n_patients": int(wide["patient_id"].nunique()),
-                        "estimates": [],
-                    }
-                    values = wide[models].to_numpy(dtype=float)
-                    if entry["n_patients"] >= 2:
-                        means = stats.mean_intervals(
-                            values, patient_ids=wide["patient_id"].to_numpy(), **options
-                        )
-                        entry["estimates"] = [
-                            {"model": m, "mean": clip_interval(i.as_dict(), value_ranges[metric])}
-                            for m, i in zip(models, means)
-                        ]
-                    else:
-                        entry["estimates"] = [
-                            {
-                                "model": m,
-                                "mean": _bare(
-                                    float(values[:, j].mean()) if len(values) else None, settings, len(values)
-                                ),
-                            }
-                            for j, m in enumerate(models)
-                        ]
-                    entries.append(entry)
+    for index, (structure, model) in enumerate(keys):
+        mine = rates[index * len(columns) : (index + 1) * len(columns)]
+        entries.append(
+            {
+                "structure": structure,
+                "model": model,
+                "cells": int(totals[index]),
+                "failure_rate": mine[0].as_dict(),
+                "modes": {mode: rate.as_dict() for mode, rate in zip(FAILURE_MODES, mine[1:])},
+            }
+        )
     return entries
 
 

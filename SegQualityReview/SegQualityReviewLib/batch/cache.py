@@ -18,7 +18,14 @@ _CHUNK = 1 << 20
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    """sha256 of a file's bytes, read in 1 MiB chunks; for a per-case folder (masks, DICOM), of every
+    file's relative name and sha256 in sorted order, so adding, renaming or editing one changes it."""
+    path = Path(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for member in sorted(item for item in path.rglob("*") if item.is_file()):
+            digest.update(f"{member.relative_to(path).as_posix()}\0{file_sha256(member)}\n".encode())
+        return digest.hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):

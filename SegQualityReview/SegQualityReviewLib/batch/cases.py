@@ -1,8 +1,10 @@
 """Cases of a comparison: files matched by case id across the ground truth, images and each model.
 
-A case id is a file name without its image suffix (``case_001.nii.gz`` -> ``case_001``); images may
-also carry nnU-Net's channel suffix (``case_001_0000.nii.gz``). The ground-truth folder (or the case
-table, when given) defines the cases; a model without a file for a case gets ``missing_pred`` cells.
+A case id is a file name without its image suffix (``case_001.nii.gz`` -> ``case_001``), or the name of
+a per-case folder (a folder of binary masks, one per structure, as ``segquality score`` reads it); a
+folder may also be a ``{case}`` pattern (``case_ids.case_entries``). Images may carry nnU-Net's channel
+suffix (``case_001_0000.nii.gz``). The ground-truth folder (or the case table, when given) defines the
+cases; a model without a file for a case gets ``missing_pred`` cells.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Mapping
 
 import pandas as pd
 
-from .case_ids import case_id_of
+from ..io import LabelMap, StructureSet, read_structure_folder, read_structures
+from ..io.geometry import Geometry
+from .case_ids import CASE_PLACEHOLDER, case_entries
 from .config import CompareConfig
 from .errors import BatchConfigError
 
@@ -33,14 +37,13 @@ class Case:
 
 
 def files_by_case(folder: Path, *, role: str) -> dict[str, Path]:
-    """Image files of one folder by case id; two files with the same case id are an error."""
-    if not folder.is_dir():
-        raise BatchConfigError(f"{folder}: {role} folder not found")
+    """Image files and per-case folders of one folder (or ``{case}`` pattern) by case id; two entries with
+    the same case id are an error."""
+    listed = Path(str(folder).partition(CASE_PLACEHOLDER)[0]) if CASE_PLACEHOLDER in str(folder) else folder
+    if not listed.is_dir():
+        raise BatchConfigError(f"{listed}: {role} folder not found")
     found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        case_id = case_id_of(path)
-        if case_id is None or not path.is_file():
-            continue
+    for case_id, path in case_entries(folder):
         if case_id in found:
             raise BatchConfigError(
                 f"{folder}: two {role} files for case '{case_id}' ({found[case_id].name}, {path.name})"
@@ -78,7 +81,9 @@ def match_cases(config: CompareConfig) -> tuple[list[Case], dict[str, list[str]]
     """The cases to score, and per model the prediction files that match no case (reported, not scored)."""
     gt_files = files_by_case(config.gt_dir, role="ground-truth")
     if not gt_files:
-        raise BatchConfigError(f"{config.gt_dir}: the ground-truth folder holds no image files")
+        raise BatchConfigError(
+            f"{config.gt_dir}: the ground-truth folder holds no image files or per-case folders"
+        )
     images = _image_files(config.image_dir) if config.image_dir else {}
     predictions = {
         m.name: files_by_case(m.prediction_dir, role=f"'{m.name}' prediction") for m in config.models
@@ -121,3 +126,28 @@ def _image_files(folder: Path) -> dict[str, Path]:
         else:
             found[case_id] = path
     return found
+
+
+def read_case_structures(
+    path: Path,
+    *,
+    label_map: LabelMap | Path | None,
+    reference: Geometry | None = None,
+    reference_name: str = "the reference",
+    resample: bool = False,
+    trust_reference_geometry: bool = False,
+) -> StructureSet:
+    """One case's structures: a label image or ``.seg.nrrd`` through its label map, or a per-case folder of
+    binary masks (one file per structure, named after it), the layouts ``segquality score`` reads."""
+    if path.is_dir():
+        return read_structure_folder(
+            path, reference=reference, trust_reference_geometry=trust_reference_geometry
+        )
+    return read_structures(
+        path,
+        label_map=label_map,
+        reference=reference,
+        reference_name=reference_name,
+        resample=resample,
+        trust_reference_geometry=trust_reference_geometry,
+    )

@@ -17,12 +17,18 @@ import yaml
 
 from .errors import BatchConfigError
 from .executors import ExecutorSettings
+from .missing import MissingDataSettings
 from .model_cards import ModelCard
 from .settings_schema import check_instance, rule, section_values
 
 # Metrics where a smaller value is better; every other metric is ranked higher-is-better.
 DEFAULT_LOWER_IS_BETTER = ("hd", "hd95", "assd", "masd")
 DEFAULT_METRICS = ("dice", "nsd", "hd95")
+# Metrics with a long right tail (distances): their means get bootstrap-t intervals (docs/statistics.md).
+DEFAULT_SKEWED_METRICS = ("hd", "hd95", "assd", "masd")
+STATISTICS = ("mean", "median")
+PRIMARY_TESTS = ("permutation", "wilcoxon")
+MULTIPLICITY_SCOPES = ("family", "all")
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,29 @@ class AnalysisSettings:
         default=(),
         metadata=rule(yaml_type="Mapping[str, float]", above=0, doc="TOST margin per metric"),
     )
+    # The pre-specified primary analysis: it alone decides rankings and verdicts (docs/statistics.md).
+    statistic: str = field(
+        default="mean", metadata=rule(choices=STATISTICS, doc="primary statistic per model")
+    )
+    primary_test: str = field(
+        default="permutation",
+        metadata=rule(choices=PRIMARY_TESTS, doc="paired test that gives every verdict"),
+    )
+    multiplicity: str = field(
+        default="family",
+        metadata=rule(
+            choices=MULTIPLICITY_SCOPES, doc="Holm within each structure-metric family, or across all"
+        ),
+    )
+    skewed_metrics: tuple[str, ...] = field(
+        default=DEFAULT_SKEWED_METRICS, metadata=rule(doc="metrics whose means get bootstrap-t intervals")
+    )
+    # The top-level ``missing:`` section of the YAML config, kept with the analysis it changes.
+    missing: MissingDataSettings = field(default_factory=MissingDataSettings, metadata=rule(in_yaml=False))
 
     def __post_init__(self) -> None:
+        if isinstance(self.missing, Mapping):
+            object.__setattr__(self, "missing", MissingDataSettings.from_dict(self.missing))
         if isinstance(self.equivalence_margins, Mapping):
             object.__setattr__(self, "equivalence_margins", tuple(sorted(self.equivalence_margins.items())))
         for metric, margin in self.equivalence_margins:
@@ -62,6 +89,9 @@ class AnalysisSettings:
 
     def higher_is_better(self, metric: str) -> bool:
         return metric not in self.lower_is_better
+
+    def skewed(self, metric: str) -> bool:
+        return metric in self.skewed_metrics
 
     def equivalence_margin(self, metric: str) -> float | None:
         return dict(self.equivalence_margins).get(metric)
@@ -81,6 +111,11 @@ class AnalysisSettings:
             "worst_k": self.worst_k,
             "model_cards": [{**card.as_dict(), "source": card.source} for card in self.model_cards],
             "equivalence_margins": dict(self.equivalence_margins),
+            "statistic": self.statistic,
+            "primary_test": self.primary_test,
+            "multiplicity": self.multiplicity,
+            "skewed_metrics": list(self.skewed_metrics),
+            "missing": self.missing.as_dict(),
         }
 
     @classmethod
@@ -99,6 +134,11 @@ class AnalysisSettings:
             worst_k=int(content.get("worst_k", 5)),
             model_cards=cards,
             equivalence_margins=dict(content.get("equivalence_margins", {})),
+            statistic=content.get("statistic", "mean"),
+            primary_test=content.get("primary_test", "permutation"),
+            multiplicity=content.get("multiplicity", "family"),
+            skewed_metrics=tuple(content.get("skewed_metrics", DEFAULT_SKEWED_METRICS)),
+            missing=MissingDataSettings.from_dict(content.get("missing", {})),
         )
 
 
@@ -261,6 +301,9 @@ class ModelCardSection:
 
     version: str | int | float = field(default="", metadata=rule(doc="model version"))
     training_datasets: tuple[str, ...] = field(default=(), metadata=rule(doc="datasets it was trained on"))
+    structures: tuple[str, ...] = field(
+        default=(), metadata=rule(doc="structures it segments; others are not_supported (none: all)")
+    )
 
 
 @dataclass(frozen=True)
@@ -290,6 +333,9 @@ class ConfigFile:
     cases: Path | None = field(default=None, metadata=rule(doc="case table CSV: case_id, patient_id, ..."))
     scoring: ScoringSettings = field(default_factory=ScoringSettings, metadata=rule(doc="metric options"))
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings, metadata=rule(doc="statistics"))
+    missing: MissingDataSettings = field(
+        default_factory=MissingDataSettings, metadata=rule(doc="what blank values mean, how cases align")
+    )
     executor: ExecutorSettings = field(
         default_factory=ExecutorSettings, metadata=rule(doc="where the cells run (never part of a result)")
     )
@@ -322,7 +368,10 @@ def load_config(path: str | Path, *, workers: int | None = None) -> CompareConfi
     try:
         scoring = ScoringSettings(**layout.get("scoring", {}))
         analysis = AnalysisSettings(
-            dataset_name=dataset_name, model_cards=tuple(cards), **layout.get("analysis", {})
+            dataset_name=dataset_name,
+            model_cards=tuple(cards),
+            missing=MissingDataSettings(**layout.get("missing", {})),
+            **layout.get("analysis", {}),
         )
         return CompareConfig(
             gt_dir=_resolve(base, ground_truth["dir"]),

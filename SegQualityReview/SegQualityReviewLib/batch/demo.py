@@ -1,22 +1,27 @@
-"""The end-to-end demo: compare studies on the real shared data when present, and on the synthetic phantom.
+"""The end-to-end demo: compare studies on the synthetic phantom and, when present, on the real shared data.
 
-Real data (../shared/data) holds one case per study, so those reports are descriptive (per-structure
-scores, failure modes, imputation, worst slices; no intervals). The SYNTHETIC phantom cohort always runs
-too, so the statistics (intervals, tests, ranking, contamination, power, slices) are shown on N > 1.
-Real files are never copied: each study's inputs are symbolic links under OUT/inputs/<study>.
+The SYNTHETIC phantom cohort always runs (intervals, tests, ranking, contamination, power, subgroups on
+N > 1). With ../shared/data present the demo adds a real inter-reader study (17 head-and-neck patients,
+an oncologist and a radiographer, 21 organs at risk: real intervals over real patients) and two real
+one-case studies (BraTS algorithms vs their fusion; TotalSegmentator variants vs total), which are
+descriptive and say so. Without the data the index says which studies did not run and why. Real files
+are never copied: inputs are symbolic links under OUT/inputs/<study>, or read in place.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from ..report import template_environment
+from .case_ids import CASE_PLACEHOLDER
 from .config import AnalysisSettings, CompareConfig, ModelSource, load_config
+from .model_cards import ModelCard
 from .phantom import write_phantom_cohort
 from .pipeline import RunOutputs, run_compare
-from .report import template_environment
 
 DEMO_RESAMPLES = 2_000
 
@@ -61,6 +66,21 @@ def demo_studies(shared_data: Path | None) -> list[DemoStudy]:
     ]
     if shared_data is None or not (shared_data / "manifest.json").is_file():
         return studies
+    readers = shared_data / "deepmind_hn_oar_labels_only"
+    if readers.is_dir():
+        studies.append(
+            DemoStudy(
+                name="hn_inter_reader",
+                title="Two human readers on 17 head-and-neck CTs: radiographer vs oncologist (real, 21 organs)",
+                description=(
+                    "DeepMind's head-and-neck organ-at-risk labels (Nikolov et al. 2018, TCIA, CC BY 4.0): each of "
+                    "17 patients contoured by a radiographer and by an oncologist; the radiographer is scored "
+                    "against the oncologist. Real inter-reader agreement with intervals over 17 patients; one "
+                    "'model', so nothing is ranked. The CT images are not public: masks only."
+                ),
+                build=lambda root: _inter_reader_config(root, readers, shared_data / "manifest.json"),
+            )
+        )
     brats = shared_data / "brats_toolkit" / "TCGA-DU-7294"
     if (brats / "fusion_mav.nii.gz").is_file():
         studies.append(
@@ -92,6 +112,19 @@ def demo_studies(shared_data: Path | None) -> list[DemoStudy]:
             )
         )
     return studies
+
+
+def absent_study_note(shared_data: Path | None) -> str:
+    """What the index says when the real studies cannot run (empty when they can)."""
+    if shared_data is None:
+        return "The real-data studies were skipped (--synthetic-only)."
+    if not (shared_data / "manifest.json").is_file():
+        return (
+            f"The real-data studies (two human readers on 17 head-and-neck CTs, BraTS algorithms, "
+            f"TotalSegmentator variants) did not run: {shared_data} holds no shared data (manifest.json). "
+            "Set SEGQUALITY_SHARED_DATA or --shared-data to its folder."
+        )
+    return ""
 
 
 def run_demo(
@@ -126,12 +159,12 @@ def run_demo(
                 ),
             )
         )
-    write_index(runs, out_dir / "index.html")
+    write_index(runs, out_dir / "index.html", note=absent_study_note(shared_data))
     return runs
 
 
-def write_index(runs: list[DemoRun], path: Path) -> None:
-    """OUT/index.html: one entry per study with its size and a link to its report."""
+def write_index(runs: list[DemoRun], path: Path, *, note: str = "") -> None:
+    """OUT/index.html: one entry per study with its size and a link to its report, and why any did not run."""
     entries = [
         {
             "title": run.study.title,
@@ -142,13 +175,35 @@ def write_index(runs: list[DemoRun], path: Path) -> None:
         for run in runs
     ]
     path.write_text(
-        template_environment().get_template("index.html.j2").render(entries=entries), encoding="utf-8"
+        template_environment().get_template("index.html.j2").render(entries=entries, note=note),
+        encoding="utf-8",
     )
 
 
 def _phantom_config(root: Path) -> CompareConfig:
     cohort = write_phantom_cohort(root)
     return load_config(cohort.config_path)
+
+
+def _inter_reader_config(root: Path, readers: Path, manifest: Path) -> CompareConfig:
+    """Both readers' mask folders read in place through a ``{case}`` pattern; the case table carries each
+    patient's original split (test or validation) from the manifest, a real subgroup column."""
+    splits = {}
+    for entry in json.loads(manifest.read_text(encoding="utf-8"))["files"]:
+        parts = Path(entry["path"]).parts
+        if parts[0] == readers.name and len(parts) >= 4:  # <folder>/<case>/<reader>/<structure>.nrrd
+            source = Path(entry.get("source_path", "")).parts
+            splits.setdefault(parts[1], source[1] if len(source) > 1 else "")
+    root.mkdir(parents=True, exist_ok=True)
+    cases = root / "cases.csv"
+    rows = ["case_id,patient_id,split"] + [f"{case},{case},{split}" for case, split in sorted(splits.items())]
+    cases.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return CompareConfig(
+        gt_dir=readers / CASE_PLACEHOLDER / "oncologist",
+        models=(ModelSource("radiographer", readers / CASE_PLACEHOLDER / "radiographer"),),
+        cases_csv=cases,
+        analysis=AnalysisSettings(dataset_name="DeepMind head-and-neck OARs (TCIA)/two readers"),
+    )
 
 
 def _brats_config(root: Path, case_folder: Path, label_map: Path) -> CompareConfig:
@@ -187,12 +242,19 @@ def _totalsegmentator_config(root: Path, folder: Path, label_maps: Path) -> Comp
     for name, (file_name, label_map) in variants.items():
         _link(scan / file_name, root / "pred" / name / f"{case_id}.nii.gz")
         models.append(ModelSource(name, root / "pred" / name, label_maps / label_map))
+    # The liver-only run segments the liver alone: its card says so, so its other structures are
+    # not_supported (out of their rankings), not 116 missed organs.
+    liver_only = ModelCard(
+        "roi_subset_liver", version="2.x roi_subset", structures=("liver",), source="demo card"
+    )
     return CompareConfig(
         gt_dir=root / "gt",
         gt_label_map=label_maps / "totalsegmentator_total_v2.json",
         image_dir=root / "images",
         models=tuple(models),
-        analysis=AnalysisSettings(dataset_name="TotalSegmentator test outputs/ct_sm"),
+        analysis=AnalysisSettings(
+            dataset_name="TotalSegmentator test outputs/ct_sm", model_cards=(liver_only,)
+        ),
     )
 
 

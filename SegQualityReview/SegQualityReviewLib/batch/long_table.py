@@ -34,14 +34,26 @@ SCORE_METRICS = (
     "volume_gt_ml",
     "volume_diff_ml",
 )
-STATUSES = ("ok", "empty_gt", "empty_pred", "both_empty", "not_supported", FAILED, MISSING_PRED)
+NOT_EVALUABLE = "not_evaluable"
+NOT_SUPPORTED = "not_supported"
+STATUSES = ("ok", "empty_gt", "empty_pred", "both_empty", NOT_EVALUABLE, NOT_SUPPORTED, FAILED, MISSING_PRED)
+# A row with no value and no status, until the study's `missing: blank` policy decides what it means.
+UNRESOLVED_STATUS = ""
 # Rows whose value is a policy value, not a measurement: counted as imputed, per model, in the report.
-IMPUTED_STATUSES = ("empty_gt", "empty_pred", "not_supported", FAILED, MISSING_PRED)
-# Rows left out of every aggregate (nothing to measure: no reference and no prediction).
-EXCLUDED_STATUSES = ("both_empty",)
+IMPUTED_STATUSES = ("empty_gt", "empty_pred", FAILED, MISSING_PRED)
+# Rows left out of every aggregate: nothing to measure (no reference and no prediction), the structure is
+# absent from the patient by nature, or the model does not segment the structure.
+EXCLUDED_STATUSES = ("both_empty", NOT_EVALUABLE, NOT_SUPPORTED)
 # Rows that may come without a value: the analysis gives them the worst value observed in their family.
-UNMEASURED_STATUSES = ("not_supported", FAILED, MISSING_PRED)
-FAILURE_MODES = ("missed", "hallucinated", "disjoint", "fragmented")
+UNMEASURED_STATUSES = (FAILED, MISSING_PRED)
+FAILURE_MODES = (
+    "missed",
+    "hallucinated",
+    "disjoint",
+    "distant_false_positive",
+    "fragmented",
+    "boundary_bias",
+)
 
 
 def long_table_from_results(results: Iterable[CellResult], cases: list[Case]) -> pd.DataFrame:
@@ -75,11 +87,13 @@ def metadata_columns(table: pd.DataFrame) -> list[str]:
     return [column for column in table.columns if column not in LONG_COLUMNS]
 
 
-def read_long_table(path: str | Path) -> pd.DataFrame:
+def read_long_table(path: str | Path, *, blank: str = "refuse") -> pd.DataFrame:
     """Read and check a long-format CSV from this package or from elsewhere (e.g. a challenge's results).
 
-    ``status`` defaults to ``ok`` for rows with a value and ``failed`` for rows without one, and
-    ``failure_mode`` to empty, so a plain (case, patient, model, structure, metric, value) table works.
+    ``status`` defaults to ``ok`` for rows with a value and ``failure_mode`` to empty, so a plain (case,
+    patient, model, structure, metric, value) table works. A row with neither a value nor a status is
+    refused unless ``blank`` names a policy (``missing.MissingDataSettings``); it then keeps an empty status
+    for the analysis to resolve and count.
     """
     path = Path(path)
     if not path.is_file():
@@ -91,10 +105,10 @@ def read_long_table(path: str | Path) -> pd.DataFrame:
         )
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ScoreTableError(f"{path}: not a readable CSV score table ({error})") from None
-    return check_long_table(table, source=str(path))
+    return check_long_table(table, source=str(path), blank=blank)
 
 
-def check_long_table(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
+def check_long_table(table: pd.DataFrame, *, source: str, blank: str = "refuse") -> pd.DataFrame:
     """The table with defaults filled in and types fixed; raises ``ScoreTableError`` naming ``source``."""
     missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if missing:
@@ -105,7 +119,7 @@ def check_long_table(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
     except (ValueError, TypeError):
         raise ScoreTableError(f"{source}: the 'value' column holds non-numeric entries") from None
     if "status" not in table.columns:
-        table["status"] = np.where(table["value"].notna(), "ok", FAILED)
+        table["status"] = UNRESOLVED_STATUS
     if "failure_mode" not in table.columns:
         table["failure_mode"] = ""
     for column in KEY_COLUMNS:
@@ -114,8 +128,16 @@ def check_long_table(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
             raise ScoreTableError(
                 f"{source}: row {int((table[column] == '').to_numpy().argmax()) + 2} has no {column}"
             )
-    table["status"] = table["status"].astype(str).str.strip().replace("", "ok")
-    unknown = sorted(set(table["status"]) - set(STATUSES))
+    table["status"] = table["status"].fillna("").astype(str).str.strip()
+    table.loc[(table["status"] == UNRESOLVED_STATUS) & table["value"].notna(), "status"] = "ok"
+    unresolved = table["status"] == UNRESOLVED_STATUS
+    if unresolved.any() and blank == "refuse":
+        raise ScoreTableError(
+            blank_refusal(
+                table[unresolved].iloc[0], source=f"{source}: row {int(unresolved.to_numpy().argmax()) + 2}"
+            )
+        )
+    unknown = sorted(set(table["status"]) - set(STATUSES) - {UNRESOLVED_STATUS})
     if unknown:
         raise ScoreTableError(
             f"{source}: unknown status '{unknown[0]}' (expected one of {', '.join(STATUSES)})"
@@ -138,6 +160,16 @@ def check_long_table(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
     for column in metadata_columns(table):
         table[column] = table[column].fillna("").astype(str)
     return table
+
+
+def blank_refusal(row: pd.Series, *, source: str) -> str:
+    """The one-line refusal of a row with no value and no status, naming it and the two policies."""
+    return (
+        f"{source} (case '{row['case_id']}', model '{row['model']}', {row['structure']}/{row['metric']}) has "
+        "no value and no status; say what a blank means with a missing policy (config `missing: {blank: "
+        "not_evaluable}` when the structure is absent from that patient, `failed` when the model failed; "
+        "analyze --missing-blank)"
+    )
 
 
 def write_long_table(table: pd.DataFrame, path: Path) -> None:

@@ -1,8 +1,9 @@
-"""Model cards (version, training datasets) and the contamination rule they feed.
+"""Model cards (version, training datasets, structures segmented) and the rules they feed.
 
 A model whose card lists the evaluated dataset, a dataset it belongs to, or a part of it has seen the
 test data (or data drawn from the same collection): it is shown in every table but kept out of ranking
-and tests.
+and tests. A card may list the structures the model segments; the others are ``not_supported`` for it
+(out of that structure's ranking, not counted as missed).
 """
 
 from __future__ import annotations
@@ -18,30 +19,34 @@ from .errors import BatchConfigError
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What a model declares about itself: a version string and the datasets it was trained on."""
+    """What a model declares about itself: a version, the datasets it was trained on, and the structures
+    it segments (empty: every structure of the reference)."""
 
     model: str
     version: str = ""
     training_datasets: tuple[str, ...] = ()
     source: str = "<inline>"
+    structures: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, model: str, content: Mapping[str, Any], *, source: str) -> ModelCard:
-        """A card from a parsed YAML mapping with keys ``version`` and ``training_datasets`` (a list)."""
+        """A card from a parsed YAML mapping with keys ``version``, ``training_datasets`` and ``structures``
+        (lists of names)."""
         if not isinstance(content, Mapping):
             raise BatchConfigError(
-                f"{source}: a model card must be a mapping with version and training_datasets"
+                f"{source}: a model card must be a mapping with version, training_datasets and structures"
             )
-        datasets = content.get("training_datasets", [])
-        if isinstance(datasets, str) or not isinstance(datasets, (list, tuple)):
-            raise BatchConfigError(f"{source}: training_datasets must be a list of dataset names")
-        if not all(isinstance(name, str) and name.strip() for name in datasets):
-            raise BatchConfigError(f"{source}: every training dataset must be a non-empty name")
+        unknown = sorted(set(content) - {"version", "training_datasets", "structures", "model", "source"})
+        if unknown:
+            raise BatchConfigError(
+                f"{source}: unknown model card key '{unknown[0]}' (version, training_datasets, structures)"
+            )
         return cls(
             model=model,
             version=str(content.get("version", "")),
-            training_datasets=tuple(name.strip() for name in datasets),
+            training_datasets=_names(content, "training_datasets", source),
             source=source,
+            structures=_names(content, "structures", source),
         )
 
     @classmethod
@@ -61,7 +66,18 @@ class ModelCard:
             "model": self.model,
             "version": self.version,
             "training_datasets": list(self.training_datasets),
+            "structures": list(self.structures),
         }
+
+
+def _names(content: Mapping[str, Any], key: str, source: str) -> tuple[str, ...]:
+    """A card's list of names under ``key`` (empty when absent), each a non-empty string."""
+    names = content.get(key, [])
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise BatchConfigError(f"{source}: {key} must be a list of names")
+    if not all(isinstance(name, str) and name.strip() for name in names):
+        raise BatchConfigError(f"{source}: every entry of {key} must be a non-empty name")
+    return tuple(name.strip() for name in names)
 
 
 @dataclass(frozen=True)

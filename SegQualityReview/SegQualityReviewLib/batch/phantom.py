@@ -7,8 +7,9 @@ scanners. Each model damages the reference in its own way, so the analysis has s
 - ``steady``: small random boundary errors everywhere.
 - ``dilated``: every structure one voxel too large (boundary bias); two voxels at site B.
 - ``kidney_misser``: like steady, but misses the left kidney in about a third of the cases.
-- ``hallucinator``: like steady, plus a distant false-positive blob in the spleen in half the cases; its
-  file for one case is missing and one file is corrupt (both imputed as worst case, never dropped).
+- ``hallucinator``: like steady, plus a false-positive blob labelled spleen far from the spleen (below
+  the right kidney, more than 10 mm from anything) in half the cases; its file for one case is missing and
+  one file is corrupt (both imputed as worst case, never dropped).
 - ``memoriser``: nearly perfect, but its model card lists the phantom dataset (contaminated, excluded).
 """
 
@@ -32,6 +33,8 @@ SHAPE = (24, 56, 64)  # (z, y, x)
 SPACING_XYZ = (2.0, 2.0, 4.0)
 # Enough scans for the missing (third) and corrupt (sixth) prediction files.
 MIN_PATIENTS = 5
+# The hallucinator's blob (z, y, x voxels): inside the body, below the right kidney, far from the spleen.
+_BLOB_CENTRE = (3, 44, 22)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def _predict(model: str, labels: np.ndarray, rng: np.random.Generator, *, site: 
         prediction[prediction == STRUCTURES.index("kidney_left") + 1] = 0
     if model == "hallucinator" and rng.random() < 0.5:
         blob = (
-            sum(((np.indices(SHAPE)[axis] - centre) / 2.5) ** 2 for axis, centre in enumerate((6, 14, 50)))
+            sum(((np.indices(SHAPE)[axis] - centre) / 2.5) ** 2 for axis, centre in enumerate(_BLOB_CENTRE))
             <= 1
         )
         prediction[blob & (prediction == 0)] = STRUCTURES.index("spleen") + 1

@@ -17,20 +17,32 @@ from typing import Any
 import pandas as pd
 
 from ..io.outputs import check_output_path, replaced_folder, sibling
+from ..report import ReportInputs, write_report
+from ..stats import json_ready
 from .analysis import analyze_table
 from .cache import ScoreCache, file_sha256
 from .cases import Case, match_cases
 from .config import AnalysisSettings, CompareConfig
 from .executors import open_executor
 from .long_table import check_long_table, long_table_from_results, read_long_table, write_long_table
-from .report import ReportInputs, write_report
+from .predicted_ranking import (
+    EstimateCell,
+    estimate_tasks,
+    predicted_leaderboard,
+    predicted_table,
+    true_dice_of,
+)
+from .predicted_runs import estimate_all
+from .predicted_settings import PREDICTED_FILE, PredictedQualitySettings
 from .results import SCORES_FILE, build_results, write_results
 from .scoring import ProgressCallback, build_tasks, score_all
 
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
-# Everything a run writes into its output folder; a folder holding anything else is never replaced.
+# Everything a plain run writes into its output folder; a folder holding anything else is never replaced.
 OUTPUT_FILES = (SCORES_FILE, RESULTS_FILE, REPORT_FILE)
+# What a run may find there and replace: also predicted.csv, which --predicted-quality adds.
+OWNED_FILES = (*OUTPUT_FILES, PREDICTED_FILE)
 # Where versions before the atomic output folder kept the cache (moved beside the folder on first use).
 LEGACY_CACHE_FOLDER = ".cache"
 # Progress fractions of a compare run: scoring fills [0, SCORING_SHARE], then the analysis and the report.
@@ -63,24 +75,46 @@ def run_compare(
     on_progress: ProgressCallback | None = None,
     title: str = "",
     description: str = "",
+    predicted_quality: PredictedQualitySettings | None = None,
 ) -> RunOutputs:
     """Score every case x model x structure (cached beside OUT), analyse, and write the outputs.
 
     ``progress`` shows a tqdm bar on stderr; ``on_progress(fraction, message)`` is called as cells finish
     (fractions up to 0.75), before the analysis and the report, and with 1.0 at the end. ``out_dir`` must
     not hold any input, and may hold only what an earlier run wrote (it is replaced as a whole).
+    ``predicted_quality`` also ranks the models by the ground-truth-free estimator (every case needs an
+    image) and sets that ranking against the true one: predicted.csv and results.json's
+    ``predicted_quality``.
     """
     out_dir = Path(out_dir)
     check_output_path(out_dir, option="output folder", inputs=config.input_paths(), folder=True)
     cache = ScoreCache(_cache_for(out_dir))
-    with replaced_folder(out_dir, owned_names=OUTPUT_FILES) as staging:
+    with replaced_folder(out_dir, owned_names=OWNED_FILES) as staging:
         cases, unmatched = match_cases(config)
         tasks, file_hashes = build_tasks(config, cases)
 
+        # With predicted quality, the metric cells fill the first half of the scoring share, the
+        # estimated cells the second.
+        share = SCORING_SHARE / 2 if predicted_quality is not None else SCORING_SHARE
+
         def scoring_progress(fraction: float, message: str) -> None:
             if on_progress is not None:
-                on_progress(SCORING_SHARE * fraction, message)
+                on_progress(share * fraction, message)
 
+        def estimating_progress(fraction: float, message: str) -> None:
+            if on_progress is not None:
+                on_progress(share * (1.0 + fraction), message)
+
+        estimates = (
+            estimate_tasks(
+                cases,
+                {model.name: model.label_map for model in config.models},
+                mode=predicted_quality.mode,
+                threshold=predicted_quality.threshold,
+            )
+            if predicted_quality is not None
+            else []
+        )
         with open_executor(config.executor, workers=config.workers) as executor:
             results = score_all(
                 tasks,
@@ -88,6 +122,17 @@ def run_compare(
                 executor=executor,
                 progress=progress,
                 on_progress=scoring_progress,
+            )
+            predicted_cells = (
+                estimate_all(
+                    estimates,
+                    cache,
+                    executor=executor,
+                    progress=progress,
+                    on_progress=estimating_progress,
+                )
+                if estimates
+                else None
             )
         table = check_long_table(long_table_from_results(results, cases), source="the scored cells")
         notes = {
@@ -108,6 +153,7 @@ def run_compare(
             title=title,
             description=description,
             on_progress=on_progress,
+            predicted=(predicted_cells, predicted_quality) if predicted_cells is not None else None,
         )
     _done(on_progress)
     return _outputs(out_dir, results_content)
@@ -125,9 +171,9 @@ def run_analyze(
     scores_path = Path(scores_path)
     out_dir = Path(out_dir)
     check_output_path(out_dir, option="output folder", inputs=[("score table", scores_path)], folder=True)
-    table = read_long_table(scores_path)
+    table = read_long_table(scores_path, blank=settings.missing.blank)
     config = {"scores": str(scores_path), "analysis": settings.as_dict()}
-    with replaced_folder(out_dir, owned_names=OUTPUT_FILES) as staging:
+    with replaced_folder(out_dir, owned_names=OWNED_FILES) as staging:
         results_content = _analyse_and_write(
             table,
             settings,
@@ -156,15 +202,16 @@ def _analyse_and_write(
     title: str,
     description: str,
     on_progress: ProgressCallback | None = None,
+    predicted: tuple[list[EstimateCell], PredictedQualitySettings] | None = None,
 ) -> dict[str, Any]:
-    """Write the three outputs into ``out_dir`` (the staging folder); the results.json content."""
+    """Write the outputs into ``out_dir`` (the staging folder); the results.json content."""
     report_progress = on_progress or (lambda fraction, message: None)
     scores_path = out_dir / SCORES_FILE
     write_long_table(table, scores_path)
     # Analyse the table as written, so reanalyze starts from exactly the same numbers.
-    written = read_long_table(scores_path)
+    written = read_long_table(scores_path, blank=settings.missing.blank)
     report_progress(ANALYSIS_AT, "analysing")
-    analysis = analyze_table(written, settings)
+    analysis = analyze_table(written, settings, source=str(scores_path))
     results = build_results(
         config=config,
         settings=settings,
@@ -173,6 +220,20 @@ def _analyse_and_write(
         file_hashes=file_hashes,
         run_notes=notes,
     )
+    if predicted is not None:
+        cells, predicted_settings = predicted
+        estimated = predicted_table(cells)
+        estimated.to_csv(out_dir / PREDICTED_FILE, index=False)
+        results["predicted_quality"] = json_ready(
+            predicted_leaderboard(
+                estimated,
+                models=analysis["models"],
+                level=settings.confidence_level,
+                seed=settings.seed,
+                estimator=predicted_settings.as_dict(),
+                true_dice=true_dice_of(written),
+            )
+        )
     write_results(results, out_dir / RESULTS_FILE)
     report_progress(REPORT_AT, "writing the report")
     write_report(

@@ -24,7 +24,9 @@ from .errors import ResultsFileError
 from .long_table import read_long_table
 from .scoring import FAILED, MISSING_PRED
 
-SCHEMA = "segquality-results/1"
+# 2: pairwise verdicts from the pre-specified primary test with inverted intervals, subgroups, leaderboard,
+# missing-data accounting (issue 12); a /1 file is refused by reanalyze rather than misread.
+SCHEMA = "segquality-results/2"
 # Cell statuses that compare imputes and explains in run_notes.imputed_cells.
 _NOTED_STATUSES = (FAILED, MISSING_PRED)
 SCORES_FILE = "cases.csv"
@@ -155,12 +157,12 @@ def check_results(
     results_path = Path(results_path)
     results = load_results(results_path)
     scores_path = results_path.parent / results.get("scores_file", SCORES_FILE)
-    table = read_long_table(scores_path)
     try:
         settings = settings_of(results)
     except ResultsFileError as error:
         raise ResultsFileError(f"{results_path}: {error}") from None
-    recomputed = json.loads(json.dumps(json_ready(analyze_table(table, settings))))
+    table = read_long_table(scores_path, blank=settings.missing.blank)
+    recomputed = json.loads(json.dumps(json_ready(analyze_table(table, settings, source=str(scores_path)))))
     differences: list[Difference] = []
     if file_sha256(scores_path) != results.get("scores_sha256"):
         differences.append(

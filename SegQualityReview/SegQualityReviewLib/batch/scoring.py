@@ -16,9 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import SegQualityError
-from ..io import LabelMap, StructureSet, read_structures
+from ..io import LabelMap, StructureSet
 from .cache import ScoreCache, cell_key, file_sha256
-from .cases import Case
+from .cases import Case, read_case_structures
 from .config import CompareConfig
 from .executors import CellExecutor, LocalExecutor
 
@@ -98,7 +98,7 @@ def score_cell(task: CellTask) -> CellResult:
     from ..metrics import score_structure_sets
 
     options = dict(task.scoring)
-    gt = read_structures(task.gt_path, label_map=task.gt_label_map)
+    gt = read_case_structures(task.gt_path, label_map=task.gt_label_map)
     metric_options = {
         "nsd_tolerance_mm": options["nsd_tolerance_mm"],
         "surface": options["surface"],
@@ -114,7 +114,7 @@ def score_cell(task: CellTask) -> CellResult:
             **metric_options,
         )
     try:
-        pred = read_structures(
+        pred = read_case_structures(
             task.pred_path,
             label_map=task.pred_label_map,
             reference=gt.geometry,

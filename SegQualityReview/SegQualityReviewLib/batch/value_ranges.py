@@ -7,11 +7,14 @@ beside them, so nothing is hidden and reanalyze recomputes the same clipped numb
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
+# Interval methods whose infinite end means "no value on that side can be rejected" (stats.records).
+INVERSION_METHODS = ("sign_flip_inversion", "signed_rank_inversion")
 # (lowest, highest) value of a metric; None where it has no bound on that side.
 ValueRange = Tuple[Optional[float], Optional[float]]
 
@@ -56,19 +59,26 @@ def difference_range(value_range: ValueRange | None) -> ValueRange | None:
 
 
 def clip_interval(interval: Mapping[str, Any], value_range: ValueRange | None) -> dict[str, Any]:
-    """An interval dict with its ends inside ``value_range`` and ``clipped``: {end: value before clipping}."""
+    """An interval dict with its ends inside ``value_range`` and ``clipped``: {end: value before clipping}.
+
+    An inverted test's end that no value can bound is infinite (``null`` in the JSON record): clipped to
+    the range when the metric has a bound there (``clipped`` then records ``null``), else left ``null``.
+    """
     lowest, highest = value_range or (None, None)
     result = dict(interval)
-    moved = {}
-    for end in ("low", "high"):
+    moved: dict[str, Any] = {}
+    unbounded = interval.get("method") in INVERSION_METHODS
+    for end, infinity in (("low", -math.inf), ("high", math.inf)):
         value = interval.get(end)
         if value is None:
-            continue
+            if not unbounded:
+                continue
+            value = infinity
         inside = value if lowest is None else max(value, lowest)
         inside = inside if highest is None else min(inside, highest)
         if inside != value:
-            moved[end] = value
-            result[end] = inside
+            moved[end] = None if math.isinf(value) else value
+        result[end] = None if math.isinf(inside) else inside
     result["clipped"] = moved
     return result
 

@@ -32,9 +32,18 @@ def run(args: argparse.Namespace) -> int:
 
     base = AnalysisSettings()
     if not args.metrics:
-        present = list(dict.fromkeys(read_long_table(args.scores)["metric"]))
+        present = list(
+            dict.fromkeys(read_long_table(args.scores, blank=args.missing_blank or "refuse")["metric"])
+        )
         # Without --metrics: dice, nsd and hd95 where the table has them, else every metric it holds.
         base = AnalysisSettings(metrics=tuple(m for m in DEFAULT_METRICS if m in present) or tuple(present))
     outputs = run_analyze(args.scores, analysis_settings(args, base), args.out)
+    left_out = outputs.results["analysis"]["metrics_not_analysed"]
+    if left_out:
+        # Said, not dropped silently: the report lists them too.
+        print(
+            f"note: the table also holds {', '.join(left_out)}, not analysed (--metrics to include)",
+            file=sys.stderr,
+        )
     print(f"wrote {outputs.scores_path}, {outputs.results_path} and {outputs.report_path}", file=sys.stderr)
     return 0

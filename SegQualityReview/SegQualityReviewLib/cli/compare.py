@@ -19,6 +19,13 @@ from ..batch.config import (
 )
 from ..batch.errors import BatchConfigError
 from ..batch.executors import ExecutorSettings
+from ..batch.predicted_settings import (
+    ESTIMATOR_MODES,
+    PREDICTED_FILE,
+    REPORT_FILE,
+    RESULTS_FILE,
+    PredictedQualitySettings,
+)
 from ..errors import SegQualityError
 from .arguments import fraction, positive_integer, positive_number
 
@@ -68,6 +75,21 @@ def add_parser(subparsers) -> None:
         help="metric device (default auto: cuda if present)",
     )
     add_analysis_arguments(parser)
+    quality = parser.add_argument_group(
+        "ranking by predicted quality (the ground-truth-free estimator; docs/batch.md, 'Without references')"
+    )
+    quality.add_argument(
+        "--predicted-quality",
+        action="store_true",
+        help="also rank the models by predicted Dice (needs --images), set against the true ranking "
+        "(Kendall tau); without --gt-dir and --config it is the only ranking: compare without references",
+    )
+    quality.add_argument(
+        "--estimator-mode",
+        choices=ESTIMATOR_MODES,
+        default="default",
+        help="estimator mode of --predicted-quality (default: default; classical: no LiteMedSAM, fastest)",
+    )
     parser.add_argument(
         "--workers",
         type=positive_integer,
@@ -109,7 +131,34 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="METRIC=MARGIN",
-        help="TOST equivalence margin for a metric, e.g. dice=0.02 (repeat)",
+        help="equivalence margin for a metric, e.g. dice=0.02: a pair whose interval lies inside it is "
+        "equivalent (repeat)",
+    )
+    primary = parser.add_argument_group(
+        "primary analysis (pre-specified: it alone decides rankings and verdicts; docs/statistics.md)"
+    )
+    primary.add_argument(
+        "--statistic", choices=("mean", "median"), help="aggregate that ranks (default mean)"
+    )
+    primary.add_argument(
+        "--primary-test",
+        choices=("permutation", "wilcoxon"),
+        help="paired test of the verdicts (default permutation)",
+    )
+    primary.add_argument(
+        "--multiplicity",
+        choices=("family", "all"),
+        help="Holm within each structure-metric family (default) or across all families",
+    )
+    primary.add_argument(
+        "--missing-blank",
+        choices=("refuse", "not_evaluable", "failed"),
+        help="what a row without value and status means (default refuse: such a table is an error)",
+    )
+    primary.add_argument(
+        "--alignment",
+        choices=("complete_cases", "per_pair"),
+        help="cases every model has (default) or, per model and pair, the cases it has",
     )
 
 
@@ -140,9 +189,19 @@ def analysis_settings(args: argparse.Namespace, base: AnalysisSettings) -> Analy
         ("seed", "seed"),
         ("level", "confidence_level"),
         ("worst_k", "worst_k"),
+        ("statistic", "statistic"),
+        ("primary_test", "primary_test"),
+        ("multiplicity", "multiplicity"),
     ):
         if getattr(args, option) is not None:
             changes[field] = getattr(args, option)
+    missing = {
+        key: getattr(args, option)
+        for option, key in (("missing_blank", "blank"), ("alignment", "alignment"))
+        if getattr(args, option) is not None
+    }
+    if missing:
+        changes["missing"] = replace(base.missing, **missing)
     return replace(base, **changes)
 
 
@@ -150,20 +209,76 @@ def run(args: argparse.Namespace) -> int:
     from ..batch.pipeline import run_compare
     from ..process.progress_lines import format_error, print_progress
 
+    predicted = PredictedQualitySettings(mode=args.estimator_mode) if args.predicted_quality else None
+    progress = not (args.no_progress or args.progress_lines)
+    on_progress = print_progress if args.progress_lines else None
     try:
+        if predicted is not None and args.config is None and args.gt_dir is None:
+            return _run_reference_free(args, predicted, progress=progress, on_progress=on_progress)
         outputs = run_compare(
             _config(args),
             args.out,
-            progress=not (args.no_progress or args.progress_lines),
-            on_progress=print_progress if args.progress_lines else None,
+            progress=progress,
+            on_progress=on_progress,
+            predicted_quality=predicted,
         )
     except SegQualityError as error:
         # The line protocol's own error line, which the Slicer module shows; the CLI still prints its own.
         if args.progress_lines:
             print(format_error(str(error)), flush=True)
         raise
-    print(f"wrote {outputs.scores_path}, {outputs.results_path} and {outputs.report_path}", file=sys.stderr)
+    written = [outputs.scores_path, outputs.results_path, outputs.report_path]
+    if predicted is not None:
+        written.insert(0, outputs.out_dir / PREDICTED_FILE)
+    print(f"wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
     return 0
+
+
+def _run_reference_free(args, settings: PredictedQualitySettings, *, progress: bool, on_progress) -> int:
+    """``compare --predicted-quality`` without references: the models ranked by predicted Dice alone."""
+    from ..batch.pipeline import cache_folder
+    from ..batch.predicted_runs import run_reference_free
+
+    if args.images is None or not args.pred:
+        raise BatchConfigError(
+            "compare without references (--predicted-quality, no --gt-dir) needs --images and at least "
+            "one --pred NAME=DIR"
+        )
+    models = _model_sources(args)
+    analysis = analysis_settings(args, AnalysisSettings())
+    run_reference_free(
+        image_dir=args.images,
+        predictions={model.name: model.prediction_dir for model in models},
+        label_maps={model.name: model.label_map for model in models},
+        out_dir=args.out,
+        cache_dir=cache_folder(args.out),
+        cases_csv=args.cases,
+        settings=settings,
+        level=analysis.confidence_level,
+        seed=analysis.seed,
+        workers=args.workers,
+        executor=ExecutorSettings(scheduler=args.scheduler) if args.scheduler else None,
+        progress=progress,
+        on_progress=on_progress,
+    )
+    names = ", ".join(str(args.out / name) for name in (PREDICTED_FILE, RESULTS_FILE, REPORT_FILE))
+    print(f"wrote {names} (ranked by predicted quality: no reference used)", file=sys.stderr)
+    return 0
+
+
+def _model_sources(args: argparse.Namespace) -> list[ModelSource]:
+    labels = dict(parse_name_value(value, option="--pred-labels") for value in args.pred_labels)
+    models = []
+    for value in args.pred:
+        name, folder = parse_name_value(value, option="--pred")
+        models.append(ModelSource(name, Path(folder), Path(labels.pop(name)) if name in labels else None))
+    if labels:
+        raise BatchConfigError(f"--pred-labels names '{sorted(labels)[0]}', which no --pred gives")
+    names = [model.name for model in models]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise BatchConfigError(f"model name '{twice[0]}' is given twice")
+    return models
 
 
 def _config(args: argparse.Namespace) -> CompareConfig:
@@ -176,13 +291,7 @@ def _config(args: argparse.Namespace) -> CompareConfig:
     else:
         if args.gt_dir is None or not args.pred:
             raise BatchConfigError("give --config, or --gt-dir and at least one --pred NAME=DIR")
-        labels = dict(parse_name_value(value, option="--pred-labels") for value in args.pred_labels)
-        models = []
-        for value in args.pred:
-            name, folder = parse_name_value(value, option="--pred")
-            models.append(ModelSource(name, Path(folder), Path(labels.pop(name)) if name in labels else None))
-        if labels:
-            raise BatchConfigError(f"--pred-labels names '{sorted(labels)[0]}', which no --pred gives")
+        models = _model_sources(args)
         config = CompareConfig(
             gt_dir=args.gt_dir,
             models=tuple(models),

@@ -156,11 +156,20 @@ def read_structure_folder(
                 second_name=str(first if reference is None else reference_name),
             )
         labels = _label_array(file, sitk.GetArrayFromImage(_scalar(file, image)))
-        values = np.unique(labels)
-        if values.size > 2 or (values.size == 2 and values[0] != 0):
-            raise MaskValueError(f"{file}: expected a binary mask, found values {values[:5].tolist()}")
-        masks[_stem(file)] = labels != 0
+        masks[_stem(file)] = _binary_mask(file, labels)
     return StructureSet.from_masks(masks, geometry, source=str(folder))
+
+
+def _binary_mask(path: Path, labels: np.ndarray) -> np.ndarray:
+    """``labels != 0`` once every non-zero voxel is checked to hold one value, in linear passes (np.unique
+    sorts: 3 s on one 512x512x159 mask, the demo's 714 head-and-neck masks took minutes)."""
+    mask = labels != 0
+    if mask.any():
+        top = labels.max()
+        if np.count_nonzero(labels == top) != np.count_nonzero(mask):
+            values = np.unique(labels[mask])[:5]
+            raise MaskValueError(f"{path}: expected a binary mask, found values {[0, *values.tolist()][:5]}")
+    return mask
 
 
 def _read_dicom_series(folder: Path) -> sitk.Image:

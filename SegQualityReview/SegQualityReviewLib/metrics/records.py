@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 STATUSES = ("ok", "empty_gt", "empty_pred", "both_empty", "not_supported", "failed")
-FAILURE_MODES = ("missed", "hallucinated", "disjoint", "fragmented", "")
+FAILURE_MODES = (
+    "missed",
+    "hallucinated",
+    "disjoint",
+    "distant_false_positive",
+    "fragmented",
+    "boundary_bias",
+    "",
+)
 
 DISTANCE_FIELDS = ("hd", "hd95", "nsd", "assd", "masd")
 

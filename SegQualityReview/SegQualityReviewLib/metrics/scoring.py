@@ -12,7 +12,7 @@ import torch
 from ..io import StructurePair, StructureSet, check_same_geometry, pair_structures
 from .cpu_threads import single_cpu_thread
 from .crops import cropped_pairs
-from .failure_modes import count_components, empty_mask_status, failure_mode
+from .failure_modes import empty_mask_status, failure_mode, summarize_components
 from .nearest import nearest_distances
 from .options import DEFAULT_NSD_TOLERANCE_MM, MetricInputError, NsdTolerance, ScoringOptions, scoring_options
 from .overlap import NO_VOXELS, OverlapCounts, count_overlaps, union_bounding_box
@@ -157,7 +157,9 @@ def _score_structures(
         status = empty_mask_status(pred_voxels=counts.pred, gt_voxels=counts.gt)
         if status != "ok":
             distances = _distances_against_empty(status, diagonal_mm, options)
-            mode = failure_mode(status=status, overlap_voxels=0, pred_components=0, gt_components=0)
+            mode = failure_mode(
+                status=status, overlap_voxels=0, pred_voxels=counts.pred, gt_voxels=counts.gt, components=None
+            )
             scores[position] = _score(name, status, mode, counts, voxel_ml, distances)
             continue
         waiting.append(_Overlapping(position, name, pred_crop, gt_crop, counts))
@@ -186,18 +188,15 @@ def _score_pack(
         return [(item, _failed_score(item.name, item.counts.pred, item.counts.gt, voxel_ml))]
     scored = []
     for item, summary in zip(items, distances):
-        # A non-empty reference has at least one component, so one predicted component is never
-        # fragmented: the reference's labelling is needed only when the prediction has several.
-        components = gt_components = 1
+        components = None
         if item.counts.both:
-            components = count_components(item.pred.cpu().numpy())
-            if components > 1:
-                gt_components = count_components(item.gt.cpu().numpy())
+            components = summarize_components(item.pred.cpu().numpy(), item.gt.cpu().numpy(), spacing=spacing)
         mode = failure_mode(
             status="ok",
             overlap_voxels=item.counts.both,
-            pred_components=components,
-            gt_components=gt_components,
+            pred_voxels=item.counts.pred,
+            gt_voxels=item.counts.gt,
+            components=components,
         )
         scored.append((item, _score(item.name, "ok", mode, item.counts, voxel_ml, summary)))
     return scored

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..batch.case_ids import case_id_of
+from ..batch.case_ids import entry_for_case
 from ..errors import SegQualityError
 
 
@@ -107,6 +107,4 @@ def _given(path: str | Path | None) -> bool:
 
 
 def _file_for_case(folder: Path, case_id: str) -> Path | None:
-    if not folder.is_dir():
-        return None
-    return next((path for path in sorted(folder.iterdir()) if case_id_of(path) == case_id), None)
+    return entry_for_case(folder, case_id)

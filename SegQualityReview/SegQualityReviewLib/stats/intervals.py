@@ -1,12 +1,18 @@
-"""Confidence intervals: t for small N, patient-cluster BCa for the mean, percentile for the median, Wilson for rates.
+"""Confidence intervals for each model's mean and median, and Wilson intervals for rates.
 
-Small-N rule: with fewer than ``SMALL_N_THRESHOLD`` (30) patients the mean gets a Student t interval, because
-BCa estimates its bias and acceleration from the sample itself and, like every bootstrap interval, is too
-narrow by about sqrt((N-1)/N) at small N, so it under-covers; the t interval has exact coverage for normal
-data and degrades gently otherwise. From 30 patients on, BCa follows the skew of bounded metrics (Dice
-near 1, HD95 with a long tail) with unequal tails, which the symmetric t interval cannot; its bootstrap
-distribution is widened by sqrt(N/(N-1)) (the plug-in variance bias): 95% coverage on Dice-like data at
-N = 30 is 0.944 against 0.940 for scipy's BCa (docs/statistics.md has the measured table).
+The mean's interval depends on the metric and N (``mean_method``):
+
+- bounded metrics (Dice, NSD) below ``SMALL_N_THRESHOLD`` (30) patients: Student t, cluster-robust. BCa
+  estimates its bias and acceleration from the sample itself and, like every bootstrap interval, is too
+  narrow by about sqrt((N-1)/N) at small N; the t interval is exact for normal data.
+- bounded metrics from 30 patients: patient-cluster BCa, its bootstrap distribution widened by sqrt(N/(N-1))
+  (Hesterberg's "expanded" bootstrap), so it follows the skew of Dice near 1 with unequal tails.
+- skewed metrics (distances such as HD95 and ASSD, ``skewed=True``) at every N: bootstrap-t, whose tails
+  follow the data's own skew; the symmetric t interval misses the long right tail (docs/statistics.md has
+  the simulated coverage of each method).
+
+The median gets a percentile bootstrap interval. Columns with missing cells (``allow_missing``) are
+handled per availability pattern: columns sharing the same patients are computed together.
 """
 
 from __future__ import annotations
@@ -14,15 +20,30 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
-from scipy import special, stats
 from statsmodels.stats.proportion import proportion_confint
 
+from .bootstrap import (
+    bca_bounds,
+    bootstrap_means,
+    bootstrap_medians,
+    bootstrap_t_bounds,
+    jackknife_means,
+    t_bounds,
+)
 from .records import Interval
 from .resampling import DEFAULT_RESAMPLES, DEFAULT_SEED, PatientResamples, resample_patients
 from .validation import PatientGroups, StatsInputError, check_level, group_by_patient
 
 SMALL_N_THRESHOLD = 30
 DEFAULT_LEVEL = 0.95
+
+
+def mean_method(n_patients: int, *, skewed: bool, small_n_threshold: int = SMALL_N_THRESHOLD) -> str:
+    """The interval method of a mean: ``bootstrap_t`` for skewed metrics, else ``t`` below the threshold,
+    ``bca`` from it."""
+    if skewed:
+        return "bootstrap_t"
+    return "t" if n_patients < small_n_threshold else "bca"
 
 
 def mean_interval(
@@ -34,6 +55,7 @@ def mean_interval(
     seed: int = DEFAULT_SEED,
     resamples: Optional[PatientResamples] = None,
     small_n_threshold: int = SMALL_N_THRESHOLD,
+    skewed: bool = False,
 ) -> Interval:
     """Interval for the mean of 1-D ``values`` (one per row; rows grouped by ``patient_ids`` if given)."""
     values = np.asarray(values, dtype=np.float64)
@@ -47,6 +69,7 @@ def mean_interval(
         seed=seed,
         resamples=resamples,
         small_n_threshold=small_n_threshold,
+        skewed=skewed,
     )[0]
 
 
@@ -59,14 +82,16 @@ def mean_intervals(
     seed: int = DEFAULT_SEED,
     resamples: Optional[PatientResamples] = None,
     small_n_threshold: int = SMALL_N_THRESHOLD,
+    skewed: bool = False,
+    allow_missing: bool = False,
 ) -> tuple[Interval, ...]:
     """One interval per column of ``values`` (n_rows, n_models) for the mean over rows, paired across columns.
 
     Rows that share a patient id are resampled together (cluster bootstrap); the estimate is the mean over
-    all rows. Fewer than ``small_n_threshold`` patients: t interval (cluster-robust when clustered);
-    otherwise BCa over the shared patient ``resamples`` (drawn from ``seed`` when not given).
+    all rows. The method follows ``mean_method``; the bootstrap ones use the shared patient ``resamples``
+    (drawn from ``seed`` when not given). With ``allow_missing`` NaN cells are missing values.
     """
-    groups = group_by_patient(values, patient_ids)
+    groups = group_by_patient(values, patient_ids, allow_missing=allow_missing)
     return grouped_mean_intervals(
         groups,
         level=level,
@@ -74,6 +99,7 @@ def mean_intervals(
         seed=seed,
         resamples=resamples,
         small_n_threshold=small_n_threshold,
+        skewed=skewed,
     )
 
 
@@ -85,34 +111,53 @@ def grouped_mean_intervals(
     seed: int,
     resamples: Optional[PatientResamples],
     small_n_threshold: int,
+    skewed: bool = False,
 ) -> tuple[Interval, ...]:
-    """``mean_intervals`` on already grouped values (shared by the pairwise and ranking code)."""
+    """``mean_intervals`` on already grouped values; each column's method follows its own patient count.
+
+    A column with missing cells is a domain of the patients: the bootstrap resamples all patients (as the
+    ranking does) and averages the column's rows among those drawn, so its group size varies across
+    resamples as it would in a new sample; the t interval and the BCa jackknife use the column's own
+    patients.
+    """
     level = check_level(level)
+    n_columns = groups.sums.shape[1]
+    counts = groups.column_patients
+    methods = [mean_method(int(n), skewed=skewed, small_n_threshold=small_n_threshold) for n in counts]
     estimate = groups.mean
-    if groups.n_patients < small_n_threshold:
-        low, high = t_bounds(groups, level)
-        return tuple(
-            Interval(float(e), float(lo), float(hi), level, "t", groups.n_patients)
-            for e, lo, hi in zip(estimate, low, high)
-        )
-    resamples = resamples_for(groups.n_patients, n_resamples=n_resamples, seed=seed, resamples=resamples)
-    # The bootstrap spread is the plug-in (divide-by-N) one: widen it by sqrt(N / (N - 1)) about the estimate,
-    # Hesterberg's "expanded" bootstrap (The American Statistician 69:371-386, 2015), before BCa.
-    expansion = np.sqrt(groups.n_patients / (groups.n_patients - 1.0))
-    boot = estimate + expansion * (bootstrap_means(groups, resamples) - estimate)
-    low, high = bca_bounds(boot, estimate, jackknife_means(groups), level)
+    low, high = np.empty(n_columns), np.empty(n_columns)
+    by_method: dict[str, list[int]] = {}
+    for column, method in enumerate(methods):
+        by_method.setdefault(method, []).append(column)
+    drawn: Optional[PatientResamples] = None
+    if set(by_method) - {"t"}:
+        drawn = resamples_for(groups.n_patients, n_resamples=n_resamples, seed=seed, resamples=resamples)
+    for method, columns in by_method.items():
+        subset = groups.columns(columns)
+        if method == "t":
+            low[columns], high[columns] = t_bounds(subset, level)
+        elif method == "bootstrap_t":
+            low[columns], high[columns] = bootstrap_t_bounds(subset, drawn, level)
+        else:
+            # The bootstrap spread is the plug-in (divide-by-N) one: widen it by sqrt(N / (N - 1)) about the
+            # estimate, Hesterberg's "expanded" bootstrap (The American Statistician 69:371-386, 2015).
+            n = subset.column_patients
+            expansion = np.sqrt(n / (n - 1.0))
+            boot = subset.mean + expansion * (bootstrap_means(subset, drawn) - subset.mean)
+            jackknife = np.where(subset.sizes > 0, jackknife_means(subset), np.nan)
+            low[columns], high[columns] = bca_bounds(boot, subset.mean, jackknife, level)
     return tuple(
         Interval(
-            float(e),
-            float(lo),
-            float(hi),
+            float(estimate[j]),
+            float(low[j]),
+            float(high[j]),
             level,
-            "bca",
-            groups.n_patients,
-            resamples.n_resamples,
-            resamples.seed,
+            methods[j],
+            int(counts[j]),
+            None if methods[j] == "t" else drawn.n_resamples,
+            None if methods[j] == "t" else drawn.seed,
         )
-        for e, lo, hi in zip(estimate, low, high)
+        for j in range(n_columns)
     )
 
 
@@ -124,39 +169,71 @@ def median_intervals(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     resamples: Optional[PatientResamples] = None,
+    allow_missing: bool = False,
 ) -> tuple[Interval, ...]:
     """Percentile-bootstrap interval for the median over rows, per column, resampling whole patients."""
     level = check_level(level)
-    groups = group_by_patient(values, patient_ids)
-    resamples = resamples_for(groups.n_patients, n_resamples=n_resamples, seed=seed, resamples=resamples)
-    estimate = np.median(groups.values, axis=0)
-    boot = bootstrap_medians(groups, resamples)
+    groups = group_by_patient(values, patient_ids, allow_missing=allow_missing)
+    intervals: list[Optional[Interval]] = [None] * groups.sums.shape[1]
     tail = (1.0 - level) / 2.0
-    low, high = np.quantile(boot, [tail, 1.0 - tail], axis=0)
-    return tuple(
-        Interval(
-            float(e),
-            float(lo),
-            float(hi),
-            level,
-            "percentile",
-            groups.n_patients,
-            resamples.n_resamples,
-            resamples.seed,
+    for patients, columns in availability_patterns(groups):
+        subset = _patient_subset(groups, patients, columns)
+        drawn = resamples_for(
+            subset.n_patients,
+            n_resamples=n_resamples,
+            seed=seed,
+            resamples=resamples if patients.size == groups.n_patients else None,
         )
-        for e, lo, hi in zip(estimate, low, high)
-    )
+        estimate = np.nanmedian(subset.values, axis=0)
+        low, high = np.quantile(bootstrap_medians(subset, drawn), [tail, 1.0 - tail], axis=0)
+        for index, column in enumerate(columns):
+            intervals[column] = Interval(
+                float(estimate[index]),
+                float(low[index]),
+                float(high[index]),
+                level,
+                "percentile",
+                subset.n_patients,
+                drawn.n_resamples,
+                drawn.seed,
+            )
+    return tuple(intervals)  # type: ignore[arg-type]
 
 
 def rate_interval(count: int, total: int, *, level: float = DEFAULT_LEVEL) -> Interval:
-    """Wilson score interval for a rate such as a failure rate: ``count`` events out of ``total`` trials."""
+    """Wilson score interval for a rate such as a failure rate: ``count`` events out of ``total`` trials.
+
+    The bounds are clipped to [0, estimate] and [estimate, 1]: at a rate of 0 or 1 statsmodels returns a
+    bound a rounding error past the estimate (5.55e-17 for 0 of 18), which is 0 (or 1) exactly.
+    """
     level = check_level(level)
     if total < 1 or not 0 <= count <= total or int(count) != count or int(total) != total:
         raise StatsInputError(
             f"a rate needs whole counts with 0 <= count <= total and total >= 1, got {count}/{total}"
         )
+    estimate = count / total
     low, high = proportion_confint(int(count), int(total), alpha=1.0 - level, method="wilson")
-    return Interval(count / total, float(low), float(high), level, "wilson", int(total))
+    low, high = min(max(float(low), 0.0), estimate), max(min(float(high), 1.0), estimate)
+    return Interval(estimate, low, high, level, "wilson", int(total))
+
+
+def rate_intervals(counts: np.ndarray, totals: np.ndarray, *, level: float = DEFAULT_LEVEL) -> list[Interval]:
+    """``rate_interval`` for arrays of counts and totals in one statsmodels call (same clipping)."""
+    level = check_level(level)
+    counts = np.asarray(counts, dtype=np.int64)
+    totals = np.asarray(totals, dtype=np.int64)
+    if counts.shape != totals.shape or (totals < 1).any() or (counts < 0).any() or (counts > totals).any():
+        raise StatsInputError("rates need whole counts with 0 <= count <= total and total >= 1")
+    if counts.size == 0:
+        return []
+    estimates = counts / totals
+    low, high = proportion_confint(counts, totals, alpha=1.0 - level, method="wilson")
+    low = np.minimum(np.maximum(low, 0.0), estimates)
+    high = np.maximum(np.minimum(high, 1.0), estimates)
+    return [
+        Interval(float(e), float(lo), float(hi), level, "wilson", int(n))
+        for e, lo, hi, n in zip(estimates, low, high, totals)
+    ]
 
 
 def resamples_for(
@@ -169,76 +246,25 @@ def resamples_for(
     return resamples
 
 
-def bootstrap_means(groups: PatientGroups, resamples: PatientResamples) -> np.ndarray:
-    """(B, n_columns) mean over the rows of each resample: resampled patient sums over resampled row counts."""
-    counts = resamples.counts
-    return (counts @ groups.sums) / (counts @ groups.sizes)[:, None]
+def availability_patterns(groups: PatientGroups) -> list[tuple[np.ndarray, list[int]]]:
+    """(patient indices, columns) for each distinct set of patients that columns have values for."""
+    patterns: dict[bytes, tuple[np.ndarray, list[int]]] = {}
+    present = groups.sizes > 0
+    for column in range(present.shape[1]):
+        key = np.packbits(present[:, column]).tobytes()
+        patterns.setdefault(key, (np.flatnonzero(present[:, column]), []))[1].append(column)
+    return list(patterns.values())
 
 
-def jackknife_means(groups: PatientGroups) -> np.ndarray:
-    """(n_patients, n_columns) leave-one-patient-out means, for the BCa acceleration."""
-    total_sum = groups.sums.sum(axis=0)
-    total_size = groups.sizes.sum()
-    return (total_sum - groups.sums) / (total_size - groups.sizes)[:, None]
-
-
-def t_bounds(groups: PatientGroups, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Student t bounds for the mean with the cluster-robust (CR1) standard error and N - 1 degrees of freedom.
-
-    With one row per patient this is exactly the classical s / sqrt(N) interval; with several rows per patient
-    it is the sandwich variance of an intercept-only regression clustered by patient (Liang & Zeger 1986).
-    """
-    n_patients = groups.n_patients
-    total_size = groups.sizes.sum()
-    mean = groups.mean
-    residual_sums = groups.sums - groups.sizes[:, None] * mean
-    variance = n_patients / (n_patients - 1) * (residual_sums**2).sum(axis=0) / total_size**2
-    half_width = stats.t.ppf(0.5 + level / 2.0, df=n_patients - 1) * np.sqrt(variance)
-    return mean - half_width, mean + half_width
-
-
-def bca_bounds(
-    boot: np.ndarray, estimate: np.ndarray, jackknife: np.ndarray, level: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """BCa bounds per column from the bootstrap distribution (B, k), the estimate (k,) and jackknife (N, k).
-
-    Efron (1987), "Better bootstrap confidence intervals", JASA 82:171-185: bias correction z0 from the share
-    of resamples below the estimate, acceleration a from the skewness of the jackknife over patients, and the
-    percentiles Phi(z0 + (z0 + z) / (1 - a (z0 + z))) of the bootstrap distribution.
-    """
-    n_resamples = boot.shape[0]
-    below = (boot < estimate).sum(axis=0) + (boot <= estimate).sum(axis=0)
-    bias = special.ndtri(np.clip(below / (2.0 * n_resamples), 0.5 / n_resamples, 1.0 - 0.5 / n_resamples))
-    centred = jackknife.mean(axis=0) - jackknife
-    spread = (centred**2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        acceleration = np.where(spread > 0, (centred**3).sum(axis=0) / (6.0 * spread**1.5), 0.0)
-    tail = special.ndtri((1.0 - level) / 2.0)
-    bounds = []
-    for z in (tail, -tail):
-        shifted = bias + z
-        bounds.append(special.ndtr(bias + shifted / (1.0 - acceleration * shifted)))
-    low = np.array([np.quantile(boot[:, j], q) for j, q in enumerate(bounds[0])])
-    high = np.array([np.quantile(boot[:, j], q) for j, q in enumerate(bounds[1])])
-    return low, high
-
-
-def bootstrap_medians(groups: PatientGroups, resamples: PatientResamples) -> np.ndarray:
-    """(B, n_columns) median over the rows of each resample, without materialising the resampled tables.
-
-    Rows are sorted once per column; a resample weights each row by its patient's draw count, and the
-    median is the mean of the sorted rows at positions floor((T-1)/2) and floor(T/2) of the T resampled rows.
-    """
-    counts = resamples.counts
-    total = counts @ groups.sizes
-    lower_position = np.floor((total - 1) / 2.0)[:, None]
-    upper_position = np.floor(total / 2.0)[:, None]
-    medians = np.empty((resamples.n_resamples, groups.values.shape[1]))
-    for column in range(groups.values.shape[1]):
-        order = np.argsort(groups.values[:, column], kind="stable")
-        sorted_values = groups.values[order, column]
-        cumulative = np.cumsum(counts[:, groups.row_patient[order]], axis=1)
-        lower = (cumulative <= lower_position).sum(axis=1)
-        upper = (cumulative <= upper_position).sum(axis=1)
-        medians[:, column] = (sorted_values[lower] + sorted_values[upper]) / 2.0
-    return medians
+def _patient_subset(groups: PatientGroups, patients: np.ndarray, columns: list[int]) -> PatientGroups:
+    """The given columns over only the given patients (renumbered), with their rows."""
+    keep_rows = np.isin(groups.row_patient, patients)
+    renumber = np.full(groups.n_patients, -1)
+    renumber[patients] = np.arange(patients.size)
+    return PatientGroups(
+        groups.values[np.ix_(keep_rows, columns)],
+        renumber[groups.row_patient[keep_rows]],
+        tuple(groups.patients[p] for p in patients),
+        groups.sums[np.ix_(patients, columns)],
+        groups.sizes[np.ix_(patients, columns)],
+    )

@@ -40,10 +40,14 @@ class JsonRecord:
 class Interval(JsonRecord):
     """A point estimate with its confidence interval and how it was obtained.
 
-    ``method`` is ``t`` (Student t, cluster-robust when patients hold several rows), ``bca`` (bias-corrected
-    and accelerated patient bootstrap), ``percentile`` (patient bootstrap) or ``wilson`` (score interval for
-    a rate). ``n`` counts patients (clusters), or trials for a rate. ``n_resamples`` and ``seed`` are None for
-    the analytic methods.
+    ``method``: ``t`` (Student t, cluster-robust when patients hold several rows), ``bca`` (bias-corrected
+    and accelerated patient bootstrap), ``bootstrap_t`` (studentized patient bootstrap, for skewed metrics),
+    ``percentile`` (patient bootstrap), ``wilson`` (score interval for a rate), ``sign_flip_inversion``
+    (the values of a paired mean difference the sign-flip permutation test keeps) or
+    ``signed_rank_inversion`` (the shifts the Wilcoxon signed-rank test keeps: Hodges-Lehmann). ``n`` counts
+    patients (clusters), or trials for a rate. ``n_resamples`` (bootstrap resamples or sign vectors) and
+    ``seed`` are None for the analytic methods. An end that no test at that level can reject is infinite
+    (``null`` in JSON).
     """
 
     estimate: float
@@ -58,7 +62,7 @@ class Interval(JsonRecord):
 
 @dataclass(frozen=True)
 class Equivalence(JsonRecord):
-    """TOST equivalence of two models within ``±margin`` (paired, on patient-level values).
+    """TOST equivalence of two models within ``±margin`` (paired, on patient-level values; a sensitivity view).
 
     ``low``/``high`` bound the mean difference at ``level`` = 1 - 2 alpha, the interval TOST is equivalent to;
     ``equivalent`` is True when both one-sided tests reject at alpha (``p_value`` < alpha).
@@ -73,34 +77,60 @@ class Equivalence(JsonRecord):
 
 
 @dataclass(frozen=True)
-class PairwiseComparison(JsonRecord):
-    """One paired comparison of ``model_a`` against ``model_b`` within a (structure, metric) family.
+class PairwiseSensitivity(JsonRecord):
+    """The analyses that do not decide the verdict, shown beside it (labelled as sensitivity analyses).
 
-    ``difference`` is the mean of (a - b) over patients with its interval; the p-values are two-sided, the
-    ``*_holm`` ones adjusted by Holm within the family. ``better`` names the model that is significantly
-    better (direction from ``higher_is_better``), else None. ``verdict`` is ``a_better``, ``b_better``,
-    ``equivalent`` (TOST within the margin, even when a tiny difference is also significant) or
-    ``not_separable`` (neither different nor shown equivalent: absence of evidence, not equivalence).
+    Both tests' p-values, each Holm-adjusted within the (structure, metric) family, and TOST within the
+    margin. No second interval: an interval that does not come from the verdict's procedure is exactly what
+    would contradict it.
     """
 
-    model_a: str
-    model_b: str
-    difference: Interval
     p_permutation: float
     p_permutation_holm: float
     p_wilcoxon: float
     p_wilcoxon_holm: float
+    tost: Optional[Equivalence]
+
+
+@dataclass(frozen=True)
+class PairwiseComparison(JsonRecord):
+    """One paired comparison of ``model_a`` against ``model_b``, decided by the pre-specified primary test.
+
+    ``difference`` is the primary test's estimate (mean of a - b for ``permutation``, the Hodges-Lehmann
+    shift for ``wilcoxon``) with the interval obtained by inverting that same test at ``difference.level``
+    = 1 - the alpha Holm assigns this pair within its ``multiplicity`` scope (``n_tests`` hypotheses), so the
+    interval excludes 0 exactly when the pair is ``significant``. ``p_value`` is the raw two-sided p,
+    ``p_adjusted`` Holm's; ``p_mc_error`` the Monte Carlo standard error of a sampled permutation p (None
+    when exact or for Wilcoxon). ``verdict``: ``equivalent`` (the interval lies inside ±margin), else
+    ``a_better`` / ``b_better`` (significant, direction from ``higher_is_better``), else ``not_separable``
+    (absence of evidence, never equivalence). ``sensitivity`` is None when it was not asked for.
+    """
+
+    model_a: str
+    model_b: str
+    n: int
+    test: str
+    difference: Interval
+    p_value: float
+    p_adjusted: float
+    multiplicity: str
+    n_tests: int
+    p_mc_error: Optional[float]
+    exact: bool
     significant: bool
     better: Optional[str]
-    equivalence: Optional[Equivalence]
+    equivalence_margin: Optional[float]
     verdict: str
-    n_permutations: int
-    permutation_exact: bool
+    sensitivity: Optional[PairwiseSensitivity]
 
 
 @dataclass(frozen=True)
 class ModelRank(JsonRecord):
-    """One model's place in an aggregate-then-rank ranking and its bootstrap uncertainty (rank 1 = best)."""
+    """One model's place in an aggregate-then-rank ranking and its bootstrap uncertainty (rank 1 = best).
+
+    ``rank_distribution[r - 1]`` is the share of bootstrap resamples that rank the model r-th (the blobs of
+    challengeR's blob plot).
+    """
 
     model: str
     aggregate: float
@@ -110,15 +140,17 @@ class ModelRank(JsonRecord):
     rank_high: int
     p_first: float
     tied_leader: bool
+    rank_distribution: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class Ranking(JsonRecord):
     """Aggregate-then-rank ranking with bootstrap rank uncertainty, Kendall tau stability and tied leaders.
 
-    ``models`` are ordered by observed rank. ``kendall_tau_*`` summarise tau-b between the observed ranking
-    and each bootstrap ranking. ``tied_leaders`` holds the leader and every model not significantly worse
-    than it (sign-flip permutation, Holm over all pairs of the family, as in the pairwise table).
+    ``scheme`` is the aggregate (``mean`` or ``median``). ``models`` are ordered by observed rank.
+    ``kendall_tau_*`` summarise tau-b between the observed ranking and each bootstrap ranking.
+    ``tied_leaders``: every model whose rank interval at ``level`` contains 1 (equivalently P(rank 1) >=
+    (1 - level) / 2), so the set always agrees with the rank intervals shown beside it.
     """
 
     scheme: str
@@ -136,20 +168,22 @@ class Ranking(JsonRecord):
 
 @dataclass(frozen=True)
 class SchemeRanking(JsonRecord):
-    """The ranks one ranking scheme gives (in the order of ``models``) and its Kendall tau-b to the mean scheme."""
+    """The ranks one ranking scheme gives (in the order of ``models``) and its Kendall tau-b to the primary one."""
 
     scheme: str
     models: tuple[str, ...]
     aggregates: tuple[float, ...]
     ranks: tuple[int, ...]
-    kendall_tau_vs_mean: float
+    kendall_tau_vs_primary: float
 
 
 @dataclass(frozen=True)
 class RankingSensitivity(JsonRecord):
-    """Rankings under ``mean``, ``median``, ``rank_then_aggregate`` and ``test_then_rank`` side by side."""
+    """Rankings under ``mean``, ``median``, ``rank_then_aggregate`` and ``test_then_rank`` side by side,
+    compared with the ``primary`` scheme (the pre-specified statistic)."""
 
     schemes: tuple[SchemeRanking, ...]
+    primary: str
     higher_is_better: bool
     level: float
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -40,7 +40,9 @@ class PatientResamples:
         n_resamples, n_patients = self.indices.shape
         offsets = (np.arange(n_resamples, dtype=np.int64) * n_patients)[:, None]
         flat = np.bincount((self.indices + offsets).ravel(), minlength=n_resamples * n_patients)
-        return flat.reshape(n_resamples, n_patients).astype(np.float64)
+        counts = flat.reshape(n_resamples, n_patients).astype(np.float64)
+        counts.setflags(write=False)
+        return counts
 
     def check_patients(self, n_patients: int) -> None:
         """Raise StatsInputError unless these resamples were drawn for ``n_patients`` patients."""
@@ -53,26 +55,20 @@ class PatientResamples:
 def resample_patients(
     n_patients: int, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
 ) -> PatientResamples:
-    """Draw ``n_resamples`` bootstrap samples of ``n_patients`` patient indices with numpy's PCG64 at ``seed``."""
+    """Draw ``n_resamples`` bootstrap samples of ``n_patients`` patient indices with numpy's PCG64 at ``seed``.
+
+    The draw depends only on its three arguments, so the last few are kept and shared (every family and
+    subgroup of a study with the same patient count reuses one matrix and its draw counts).
+    """
     check_resampling(n_resamples, seed)
     if n_patients < 2:
         raise StatsInputError(f"resampling needs at least 2 patients, got {n_patients}")
+    return _drawn(int(n_patients), int(n_resamples), int(seed))
+
+
+@lru_cache(maxsize=4)
+def _drawn(n_patients: int, n_resamples: int, seed: int) -> PatientResamples:
     generator = np.random.default_rng(seed)
     indices = generator.integers(0, n_patients, size=(n_resamples, n_patients), dtype=np.int32)
-    return PatientResamples(indices=indices, seed=int(seed))
-
-
-def sign_flips(n_patients: int, *, n_resamples: int, seed: int) -> tuple[np.ndarray, bool]:
-    """Sign vectors (±1 per patient) for a paired permutation test, and whether they are exhaustive.
-
-    When 2^N is at most ``n_resamples`` every sign vector is listed once (an exact test); otherwise
-    ``n_resamples`` random vectors are drawn from a stream independent of the patient resamples.
-    """
-    check_resampling(n_resamples, seed)
-    if n_patients <= 30 and 2**n_patients <= n_resamples:
-        codes = np.arange(2**n_patients, dtype=np.int64)[:, None]
-        bits = (codes >> np.arange(n_patients, dtype=np.int64)) & 1
-        return 1.0 - 2.0 * bits, True
-    generator = np.random.default_rng([seed, 1])
-    signs = generator.integers(0, 2, size=(n_resamples, n_patients), dtype=np.int8)
-    return 1.0 - 2.0 * signs, False
+    indices.setflags(write=False)
+    return PatientResamples(indices=indices, seed=seed)

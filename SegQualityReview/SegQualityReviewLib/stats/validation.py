@@ -16,11 +16,12 @@ class StatsInputError(SegQualityError):
 
 @dataclass(frozen=True, eq=False)
 class PatientGroups:
-    """Rows of a ``(n_rows, n_columns)`` value table grouped by patient.
+    """Rows of a ``(n_rows, n_columns)`` value table grouped by patient, with per-column availability.
 
-    ``sums`` (n_patients, n_columns) and ``sizes`` (n_patients,) are what every mean statistic needs: the mean
-    of the rows of a resample is ``counts @ sums / counts @ sizes``. ``row_patient`` maps each row to its
-    patient index; ``patients`` are the patient ids in index order.
+    ``sums`` (n_patients, n_columns) and ``sizes`` (n_patients, n_columns) are what every mean statistic
+    needs: the mean of the rows of a resample is ``counts @ sums / counts @ sizes`` per column. A missing
+    value (NaN, allowed only with ``allow_missing``) adds nothing to either, so each column averages its own
+    rows. ``row_patient`` maps each row to its patient index; ``patients`` are the ids in index order.
     """
 
     values: np.ndarray
@@ -31,8 +32,18 @@ class PatientGroups:
 
     @property
     def n_patients(self) -> int:
-        """Number of patients (the resampling units)."""
+        """Number of patients (the resampling units) over all columns."""
         return len(self.patients)
+
+    @property
+    def column_patients(self) -> np.ndarray:
+        """(n_columns,) patients with at least one value in each column."""
+        return (self.sizes > 0).sum(axis=0)
+
+    @property
+    def complete(self) -> bool:
+        """True when every column has a value in every row (no missing cells)."""
+        return bool(np.isfinite(self.values).all())
 
     @property
     def clustered(self) -> bool:
@@ -41,19 +52,34 @@ class PatientGroups:
 
     @property
     def patient_means(self) -> np.ndarray:
-        """Mean of each patient's rows, (n_patients, n_columns): the unit for rank-based tests."""
-        return self.sums / self.sizes[:, None]
+        """Mean of each patient's rows, (n_patients, n_columns), NaN where a patient has no value in a column."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.sizes > 0, self.sums / np.where(self.sizes > 0, self.sizes, 1.0), np.nan)
 
     @property
     def mean(self) -> np.ndarray:
-        """Mean over all rows per column (each row weighs once)."""
-        return self.sums.sum(axis=0) / self.sizes.sum()
+        """Mean over each column's rows (each row weighs once)."""
+        return self.sums.sum(axis=0) / self.sizes.sum(axis=0)
+
+    def columns(self, indices: Sequence[int]) -> PatientGroups:
+        """The same grouping restricted to some columns."""
+        indices = list(indices)
+        return PatientGroups(
+            self.values[:, indices],
+            self.row_patient,
+            self.patients,
+            self.sums[:, indices],
+            self.sizes[:, indices],
+        )
 
     def with_values(self, values: np.ndarray) -> PatientGroups:
         """The same patient grouping over another table with the same rows (e.g. paired differences)."""
+        present = np.isfinite(values)
         sums = np.zeros((self.n_patients, values.shape[1]))
-        np.add.at(sums, self.row_patient, values)
-        return PatientGroups(values, self.row_patient, self.patients, sums, self.sizes)
+        sizes = np.zeros((self.n_patients, values.shape[1]))
+        np.add.at(sums, self.row_patient, np.where(present, values, 0.0))
+        np.add.at(sizes, self.row_patient, present.astype(np.float64))
+        return PatientGroups(values, self.row_patient, self.patients, sums, sizes)
 
 
 def check_level(level: float) -> float:
@@ -84,19 +110,27 @@ def check_model_names(model_names: Sequence[str], n_models: int) -> tuple[str, .
     return names
 
 
-def as_value_table(values: np.ndarray, *, column_names: Optional[Sequence[str]] = None) -> np.ndarray:
-    """Values as a finite float64 ``(n_rows, n_columns)`` array; a 1-D input becomes one column."""
+def as_value_table(
+    values: np.ndarray, *, column_names: Optional[Sequence[str]] = None, allow_missing: bool = False
+) -> np.ndarray:
+    """Values as a float64 ``(n_rows, n_columns)`` array; a 1-D input becomes one column.
+
+    Infinity is always refused; NaN (a missing cell) only unless ``allow_missing``, and even then every
+    column needs values from at least 2 patients (checked by ``group_by_patient``).
+    """
     table = np.asarray(values, dtype=np.float64)
     if table.ndim == 1:
         table = table[:, None]
     if table.ndim != 2:
         raise StatsInputError(f"values must be 1-D or (n_rows, n_models), got shape {table.shape}")
-    bad_rows, bad_columns = np.nonzero(~np.isfinite(table))
+    bad = np.isinf(table) if allow_missing else ~np.isfinite(table)
+    bad_rows, bad_columns = np.nonzero(bad)
     if bad_rows.size:
         column = bad_columns[0]
         label = f"model {column_names[column]!r}" if column_names is not None else f"column {column}"
+        kind = "infinite" if allow_missing else "NaN or infinite"
         raise StatsInputError(
-            f"values for {label} hold {bad_rows.size} NaN or infinite entries (first at row {bad_rows[0]}); "
+            f"values for {label} hold {bad_rows.size} {kind} entries (first at row {bad_rows[0]}); "
             "decide how failed cells count before computing statistics"
         )
     return table
@@ -107,9 +141,13 @@ def group_by_patient(
     patient_ids: Optional[Sequence] = None,
     *,
     column_names: Optional[Sequence[str]] = None,
+    allow_missing: bool = False,
 ) -> PatientGroups:
-    """Group a value table's rows by patient; without ``patient_ids`` every row is its own patient."""
-    table = as_value_table(values, column_names=column_names)
+    """Group a value table's rows by patient; without ``patient_ids`` every row is its own patient.
+
+    With ``allow_missing`` a NaN cell is a missing value: that column simply has no row there.
+    """
+    table = as_value_table(values, column_names=column_names, allow_missing=allow_missing)
     n_rows = table.shape[0]
     if patient_ids is None:
         row_patient = np.arange(n_rows)
@@ -122,6 +160,12 @@ def group_by_patient(
         patients = tuple(unique_ids.tolist())
     if len(patients) < 2:
         raise StatsInputError(f"statistics need values from at least 2 patients, got {len(patients)}")
-    sizes = np.bincount(row_patient, minlength=len(patients)).astype(np.float64)
-    groups = PatientGroups(table, row_patient, patients, table, sizes)
-    return groups if patient_ids is None else groups.with_values(table)
+    groups = PatientGroups(table, row_patient, patients, table, table).with_values(table)
+    thin = np.flatnonzero(groups.column_patients < 2)
+    if thin.size:
+        column = thin[0]
+        label = f"model {column_names[column]!r}" if column_names is not None else f"column {column}"
+        raise StatsInputError(
+            f"values for {label} come from {int(groups.column_patients[column])} patient(s); statistics need 2"
+        )
+    return groups
