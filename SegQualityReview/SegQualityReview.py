@@ -1056,6 +1056,99 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
             reference_volume_node=volumeNode,
         )
 
+    # Selection by predicted quality
+
+    def select(
+        self,
+        volumeNode,
+        segmentationNodes,
+        *,
+        names: Optional[list] = None,
+        mode: str = "default",
+        channelNodes: Optional[dict] = None,
+        sequence: Optional[str] = None,
+        device: str = "auto",
+        progress: Optional[Callable[[float, str], None]] = None,
+    ):
+        """Keep per structure the segmentation the estimator predicts best; returns a NEW segmentation node.
+
+        BLOCKING, in this process: meant for the Python console and tests (the GUI's assessment runs out
+        of process; this does not yet). Each of ``segmentationNodes`` (two or more, segments matched by
+        name) is estimated with the others as agreement (``SegQualityReviewLib.quality.selection``);
+        ``names`` are the model names (default: the node names), ``channelNodes`` maps further
+        sequences (``T1c``, ...) to volume nodes on the same grid, ``mode`` is the estimator's
+        (``default``, ``thorough``, ``classical``). The new node, "Selected by predicted quality", has
+        one segment per structure holding the chosen model's mask (a voxel two chosen masks share goes
+        to the structure predicted better); each segment's ``SegQualityReview.selected_from`` tag names
+        the model, ``selection_predicted_dice`` its predicted Dice and ``selection_candidates`` every
+        candidate's. The input nodes are only read.
+        """
+        from SegQualityReviewLib import mrml_bridge
+        from SegQualityReviewLib.quality.selection import select_by_predicted_quality
+
+        segmentationNodes = list(segmentationNodes or [])
+        if volumeNode is None or len(segmentationNodes) < 2 or any(n is None for n in segmentationNodes):
+            raise ValueError(_("Select a volume and at least two segmentations to choose from."))
+        modelNames = list(names) if names is not None else self._uniqueNodeNames(segmentationNodes)
+        if len(modelNames) != len(segmentationNodes):
+            raise ValueError(
+                _("{names} names for {nodes} segmentations").format(
+                    names=len(modelNames), nodes=len(segmentationNodes)
+                )
+            )
+        self._requireDependencies()
+        candidates = {
+            name: mrml_bridge.structures_from_segmentation_node(node, reference_volume_node=volumeNode)
+            for name, node in zip(modelNames, segmentationNodes)
+        }
+        if len(candidates) != len(modelNames):
+            raise ValueError(_("Two segmentations have the same model name; give names."))
+        channels = {seq: mrml_bridge.volume_from_node(node) for seq, node in (channelNodes or {}).items()}
+        selection = select_by_predicted_quality(
+            mrml_bridge.volume_from_node(volumeNode),
+            candidates,
+            channels=channels,
+            sequence=sequence,
+            mode=mode,
+            device=device,
+            progress=progress,
+        )
+        selectedNode = mrml_bridge.add_segmentation_node(
+            slicer.mrmlScene,
+            selection.segmentation,
+            name=_("Selected by predicted quality"),
+            reference_volume_node=volumeNode,
+        )
+        for record in selection.structures:
+            mrml_bridge.set_segment_tags(selectedNode, record.structure, self._selectionTags(record))
+        selectedNode.SetAttribute("SegQualityReview.selectionModels", ",".join(selection.models))
+        selectedNode.SetAttribute("SegQualityReview.selectionMode", str(mode))
+        return selectedNode
+
+    @staticmethod
+    def _uniqueNodeNames(nodes: list) -> list:
+        """Node names as model names; a name two nodes share gets the node ID, so neither is lost."""
+        names = [node.GetName() for node in nodes]
+        return [
+            f"{name} ({node.GetID()})" if names.count(name) > 1 else name for name, node in zip(names, nodes)
+        ]
+
+    @staticmethod
+    def _selectionTags(record) -> dict:
+        """Segment tags of one selected structure: the chosen model, its and every candidate's predicted Dice."""
+        import math
+
+        def number(value: float) -> str:
+            return "" if math.isnan(value) else f"{value:.4f}"  # NaN: no number (an empty structure)
+
+        return {
+            "selected_from": record.chosen_model,
+            "selection_predicted_dice": number(record.chosen.predicted_dice),
+            "selection_candidates": ";".join(
+                f"{c.model}={number(c.predicted_dice)}" for c in record.candidates
+            ),
+        }
+
     # Batch
 
     def batchConfig(

@@ -833,3 +833,136 @@ def estimator_command_cases() -> list[Case]:
     ):
         cases.append(Case(f"command-{name}", command, build))
     return cases
+
+
+# ---------------------------------------------------------------- select
+
+SELECT_OUTPUTS = ("out.nii.gz", "out.labels.json", "out.selection.csv", "out.reference.json")
+
+
+def select_command_cases() -> list[Case]:
+    """``segquality select``: malformed candidates, missing files, other grids, outputs onto inputs, and a
+    small case that works (classical mode)."""
+
+    def inputs(folder):
+        image = write_volume(folder / "image.nii.gz")
+        first = write_labels(folder / "a.nii.gz")
+        labels = reference_labels().copy()
+        labels[labels == 2] = 0
+        second = write_labels(folder / "b.nii.gz", labels)
+        return image, first, second
+
+    def select(folder, *extra):
+        return ["select", "--image", str(folder / "image.nii.gz"), *extra, "--mode", "classical",
+                "--device", "cpu", "--out", str(folder / "out.nii.gz")]  # fmt: skip
+
+    def built(argv, errors):
+        return Built(argv, errors=errors, outputs=SELECT_OUTPUTS)
+
+    def one_seg(folder):
+        _, first, _ = inputs(folder)
+        return built(select(folder, "--seg", f"a={first}"), ("--seg", "at least two"))
+
+    def seg_without_name(folder):
+        _, first, second = inputs(folder)
+        return built(select(folder, "--seg", str(first), "--seg", f"b={second}"), (str(first), "NAME=PATH"))
+
+    def duplicate_names(folder):
+        _, first, second = inputs(folder)
+        return built(select(folder, "--seg", f"model={first}", "--seg", f"Model={second}"),
+                     ("--seg Model", "'model' is given twice"))  # fmt: skip
+
+    def seg_missing(folder):
+        _, first, _ = inputs(folder)
+        absent = folder / "absent.nii.gz"
+        return built(
+            select(folder, "--seg", f"a={first}", "--seg", f"b={absent}"), (str(absent), "file not found")
+        )
+
+    def image_missing(folder):
+        _, first, second = inputs(folder)
+        (folder / "image.nii.gz").unlink()
+        return built(select(folder, "--seg", f"a={first}", "--seg", f"b={second}"),
+                     (str(folder / "image.nii.gz"), "file not found"))  # fmt: skip
+
+    def seg_off_grid(folder):
+        _, first, _ = inputs(folder)
+        odd = write_labels(folder / "odd.nii.gz", spacing=(3.0, 3.0, 3.0))
+        return built(select(folder, "--seg", f"a={first}", "--seg", f"odd={odd}"),
+                     (str(odd), "not on the same voxel grid"))  # fmt: skip
+
+    def reference_off_grid(folder):
+        _, first, second = inputs(folder)
+        odd = write_labels(folder / "gt.nii.gz", spacing=(3.0, 3.0, 3.0))
+        return built(select(folder, "--seg", f"a={first}", "--seg", f"b={second}", "--reference", str(odd)),
+                     (str(odd), "not on the same voxel grid"))  # fmt: skip
+
+    def labels_missing(folder):
+        _, first, second = inputs(folder)
+        absent = folder / "absent.json"
+        return built(select(folder, "--seg", f"a={first}", "--seg", f"b={second}", "--labels", str(absent)),
+                     (str(absent), "label map file not found"))  # fmt: skip
+
+    def seg_labels_unknown_model(folder):
+        _, first, second = inputs(folder)
+        maps = write_label_map(folder / "labels.json")
+        return built(select(folder, "--seg", f"a={first}", "--seg", f"b={second}", "--seg-labels", f"c={maps}"),
+                     ("--seg-labels c", "no --seg is named 'c'"))  # fmt: skip
+
+    def reference_labels_alone(folder):
+        _, first, second = inputs(folder)
+        maps = write_label_map(folder / "labels.json")
+        return built(select(folder, "--seg", f"a={first}", "--seg", f"b={second}", "--reference-labels", str(maps)),
+                     ("--reference-labels needs --reference",))  # fmt: skip
+
+    def out_is_an_input(folder):
+        _, first, second = inputs(folder)
+        argv = select(folder, "--seg", f"a={first}", "--seg", f"b={second}")
+        argv[-1] = str(first)
+        return built(argv, (str(first), "would destroy that input"))
+
+    def out_not_an_image(folder):
+        _, first, second = inputs(folder)
+        argv = select(folder, "--seg", f"a={first}", "--seg", f"b={second}")
+        argv[-1] = str(folder / "out.csv")
+        return built(argv, (str(folder / "out.csv"), "output must end in one of"))
+
+    def select_works(folder):
+        _, first, second = inputs(folder)
+        maps = write_label_map(folder / "labels.json")
+        argv = select(folder, "--seg", f"a={first}", "--seg", f"b={second}", "--labels", str(maps),
+                      "--reference", str(first), "--reference-labels", str(maps))  # fmt: skip
+
+        def check(folder, output):
+            with open(folder / "out.selection.csv", newline="", encoding="utf-8") as handle:
+                found = {row["structure"]: row for row in csv.DictReader(handle)}
+            assert sorted(found) == ["liver", "spleen"], found
+            # b has no spleen: the spleen can only come from a.
+            assert found["spleen"]["chosen_model"] == "a"
+            assert json.loads((folder / "out.labels.json").read_text())["labels"] == {
+                "1": "liver",
+                "2": "spleen",
+            }
+            gain = json.loads((folder / "out.reference.json").read_text())
+            assert gain["structures_scored"] == ["liver", "spleen"] and "Dice gain" in output
+
+        return Built(argv, check=check, outputs=SELECT_OUTPUTS)
+
+    cases = []
+    for name, build in (
+        ("one-seg", one_seg),
+        ("seg-without-name", seg_without_name),
+        ("duplicate-names", duplicate_names),
+        ("seg-missing", seg_missing),
+        ("image-missing", image_missing),
+        ("seg-off-grid", seg_off_grid),
+        ("reference-off-grid", reference_off_grid),
+        ("labels-missing", labels_missing),
+        ("seg-labels-unknown-model", seg_labels_unknown_model),
+        ("reference-labels-alone", reference_labels_alone),
+        ("out-is-an-input", out_is_an_input),
+        ("out-not-an-image", out_not_an_image),
+        ("works", select_works),
+    ):
+        cases.append(Case(f"select-{name}", "select", build))
+    return cases

@@ -25,6 +25,7 @@ from corpus_cli_cases import (
     hostile_name_cases,
     output_path_cases,
     reanalyze_cases,
+    select_command_cases,
 )
 from corpus_files import hash_tree
 
@@ -44,6 +45,7 @@ CASES: list[Case] = [
     *output_path_cases(),
     *hostile_name_cases(),
     *estimator_command_cases(),
+    *select_command_cases(),
 ]
 SUBPROCESS_EVERY = 53
 
@@ -52,7 +54,7 @@ def test_the_corpus_is_large_and_covers_every_command():
     assert len(CASES) >= 300
     assert len({case.id for case in CASES}) == len(CASES)
     commands = {case.command for case in CASES}
-    assert commands >= {"score", "compare", "analyze", "reanalyze", "demo", "segment", "models", "estimate",
+    assert commands >= {"score", "compare", "analyze", "reanalyze", "demo", "segment", "models", "estimate", "select",
                         "train-estimator", "eval-estimator", "segquality"}  # fmt: skip
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "segment",
     "models",
     "estimate",
+    "select",
     "train_estimator",
     "eval_estimator",
 )

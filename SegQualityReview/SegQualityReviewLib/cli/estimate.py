@@ -159,7 +159,7 @@ class EstimateArgumentError(SegQualityError):
 
 
 @contextmanager
-def _progress(*, lines: bool, bar: bool):
+def _progress(*, lines: bool, bar: bool, desc: str = "estimate"):
     """``progress`` lines, a tqdm bar on a terminal, or nothing."""
     if lines:
 
@@ -173,9 +173,7 @@ def _progress(*, lines: bool, bar: bool):
         return
     from tqdm import tqdm
 
-    with tqdm(
-        total=1000, desc="estimate", unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining}"
-    ) as meter:
+    with tqdm(total=1000, desc=desc, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as meter:
 
         def update(fraction: float, step: str) -> None:
             meter.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
