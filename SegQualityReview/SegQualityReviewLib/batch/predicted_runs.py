@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-
-from tqdm import tqdm
 
 from .. import __version__
 from ..io.outputs import check_output_path, replaced_folder
 from ..stats import json_ready
 from .cache import ScoreCache, file_sha256
-from .executors import CellExecutor, ExecutorSettings, LocalExecutor, open_executor
+from .cached_cells import run_cached
+from .executors import CellExecutor, ExecutorSettings, open_executor
 from .predicted_ranking import (
     EstimateCell,
     EstimateTask,
@@ -48,39 +46,23 @@ def estimate_all(
     on_progress: ProgressCallback | None = None,
 ) -> list[EstimateCell]:
     """Every cell not already cached, on ``executor``, in task order; each result cached as it arrives."""
-    executor = executor or LocalExecutor(workers=1)
     hashes: dict[str, str] = {}
-    keys = [_cell_key(task, hashes) for task in tasks]
-    cells: dict[int, EstimateCell] = {}
-    pending = []
-    for index, (task, key) in enumerate(zip(tasks, keys)):
-        cached = cache.get(key)
-        if cached is None:
-            pending.append(index)
-        else:
-            cells[index] = EstimateCell(
-                task.case_id, task.patient_id, task.model, tuple(cached["rows"]), cached.get("note", "")
-            )
-    bar = tqdm(
-        total=len(tasks),
-        initial=len(cells),
-        desc=f"estimating quality on {executor.description}",
-        unit="cell",
-        file=sys.stderr,
-        disable=not progress,
+    return run_cached(
+        estimate_cell,
+        tasks,
+        [_cell_key(task, hashes) for task in tasks],
+        cache,
+        stored=lambda cell: {"rows": list(cell.rows), "note": cell.note},
+        restored=lambda task, cached: EstimateCell(
+            task.case_id, task.patient_id, task.model, tuple(cached["rows"]), cached.get("note", "")
+        ),
+        label=_describe,
+        activity="estimating quality",
+        verb="estimated",
+        executor=executor,
+        progress=progress,
+        on_progress=on_progress,
     )
-    try:
-        chosen = [tasks[index] for index in pending]
-        for position, cell in executor.run(estimate_cell, chosen, label=_describe):
-            index = pending[position]
-            cache.put(keys[index], {"rows": list(cell.rows), "note": cell.note})
-            cells[index] = cell
-            bar.update(1)
-            if on_progress is not None:
-                on_progress(len(cells) / len(tasks), f"estimated {len(cells)}/{len(tasks)} cells")
-    finally:
-        bar.close()
-    return [cells[index] for index in range(len(tasks))]
 
 
 def run_reference_free(

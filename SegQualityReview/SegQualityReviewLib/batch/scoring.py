@@ -7,26 +7,22 @@ or ``failed``, with the reason kept in the run's notes.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ..errors import SegQualityError
 from ..io import LabelMap, StructureSet
 from .cache import ScoreCache, cell_key, file_sha256
+from .cached_cells import ProgressCallback, run_cached
 from .cases import Case, read_case_structures
 from .config import CompareConfig
-from .executors import CellExecutor, LocalExecutor
+from .executors import CellExecutor
 
 MISSING_PRED = "missing_pred"
 FAILED = "failed"
-
-# Called with (fraction done, message) as cells finish: the Slicer Batch tab's progress bar.
-ProgressCallback = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -170,42 +166,22 @@ def score_all(
     any executor. ``progress`` shows a tqdm bar on stderr; ``on_progress`` gets the fraction of cells
     done after each.
     """
-    executor = executor or LocalExecutor(workers=1)
-    results: dict[int, CellResult] = {}
-    pending = []
-    for index, task in enumerate(tasks):
-        cached = cache.get(task.key)
-        if cached is None:
-            pending.append(index)
-        else:
-            results[index] = CellResult(
-                task.case_id, task.model, tuple(cached["rows"]), cached.get("note", "")
-            )
-    bar = tqdm(
-        total=len(tasks),
-        initial=len(results),
-        desc=f"scoring cells on {executor.description}",
-        unit="cell",
-        file=sys.stderr,
-        disable=not progress,
+    return run_cached(
+        score_cell,
+        tasks,
+        [task.key for task in tasks],
+        cache,
+        stored=lambda result: {"rows": list(result.rows), "note": result.note},
+        restored=lambda task, cached: CellResult(
+            task.case_id, task.model, tuple(cached["rows"]), cached.get("note", "")
+        ),
+        label=describe_cell,
+        activity="scoring cells",
+        verb="scored",
+        executor=executor,
+        progress=progress,
+        on_progress=on_progress,
     )
-
-    def report() -> None:
-        if on_progress is not None and tasks:
-            on_progress(len(results) / len(tasks), f"scored {len(results)}/{len(tasks)} cells")
-
-    report()
-    try:
-        to_score = [tasks[index] for index in pending]
-        for position, result in executor.run(score_cell, to_score, label=describe_cell):
-            index = pending[position]
-            cache.put(tasks[index].key, {"rows": list(result.rows), "note": result.note})
-            results[index] = result
-            bar.update(1)
-            report()
-    finally:
-        bar.close()
-    return [results[index] for index in range(len(tasks))]
 
 
 def describe_cell(task: CellTask) -> str:
