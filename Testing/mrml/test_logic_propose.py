@@ -10,7 +10,6 @@ replace only the worker process by one that writes a known proposal, so the rest
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import psutil
 import pytest
 from conftest import reload_scene, save_scene
+from proposal_stand_in import stand_in_proposal_worker
 
 from SegQualityReviewLib import mrml_bridge
 from SegQualityReviewLib.io import Geometry, StructureSet, Volume, read_structures, read_volume
@@ -26,9 +26,7 @@ from SegQualityReviewLib.review import (
     ProposalError,
     ReviewSession,
     mask_digest,
-    start_process,
 )
-from SegQualityReviewLib.review.proposals import JOB_SETTINGS, RESULT_MASK, RESULT_RECORD
 
 # Measured on this case (LiteMedSAM on CPU, from the shifted tumour's own boxes grown by 3 px):
 #   .venv/bin/python -m pytest -q -s Testing/mrml/test_logic_propose.py -k real_lung
@@ -107,37 +105,6 @@ def test_real_lung_tumour_proposal_from_its_own_boxes_beats_the_floor_and_never_
     assert [entry.decision for entry in session.audit] == ["rejected", "proposed", "accept_proposal"]
 
 
-def _stand_in_worker(shift: int = 1, started: list | None = None):
-    """A launcher whose proposal 'worker' writes the job's own mask moved by ``shift`` voxels as the proposal."""
-    from SegQualityReviewLib.review import ReviewItem
-    from SegQualityReviewLib.review.items import Flag
-
-    def launch(command):
-        if "SegQualityReviewLib.review.proposal_worker" not in command:
-            return start_process(command)  # the assessment runs for real
-        folder = Path(command[-1])
-        settings = json.loads((folder / JOB_SETTINGS).read_text(encoding="utf-8"))
-        with np.load(folder / "proposal_job.npz") as arrays:
-            mask = np.roll(arrays["mask"], shift, axis=2)
-        np.savez_compressed(folder / RESULT_MASK, mask=mask)
-        item = ReviewItem(structure=settings["structure"], flag=Flag.FINE, predicted_dice=0.91, worst_slice=5)
-        record = {
-            "item": item.as_dict(),
-            "prompt": "own_boxes" if settings["box"] is None else "roi_box",
-            "box_ijk": ",".join(str(v) for v in settings["box"] or (0, 0, 0, 1, 1, 1)),
-            "prompted_slices": 6,
-            "model_version": "LiteMedSAM (stand-in)",
-            "medsam": {},
-        }
-        (folder / RESULT_RECORD).write_text(json.dumps(record), encoding="utf-8")
-        runner = start_process([sys.executable, "-c", "print('PROGRESS 1.0 done', flush=True)"])
-        if started is not None:
-            started.append((runner, settings))
-        return runner
-
-    return launch
-
-
 GEOMETRY = Geometry(size=(24, 20, 12), spacing=(1.0, 1.0, 2.0), origin=(-10.0, 5.0, 3.0))
 
 
@@ -166,7 +133,7 @@ def _box_case(scene):
 def test_the_decision_and_both_versions_reach_the_export_and_a_reloaded_scene(scene, module, tmp_path):
     volume_node, segmentation, reference = _box_case(scene)
     logic = module.SegQualityReviewLogic(
-        processLauncher=_stand_in_worker(), autosaveFolder=str(tmp_path / "a")
+        processLauncher=stand_in_proposal_worker(), autosaveFolder=str(tmp_path / "a")
     )
     logic.assess(volume_node, segmentation, reference, useEstimator=False)
     logic.decide(segmentation, "shifted", "needs_edit")
@@ -216,7 +183,9 @@ def test_only_a_rejected_or_needs_edit_structure_is_proposed_for_and_a_second_pr
     scene, module, tmp_path
 ):
     volume_node, segmentation, reference = _box_case(scene)
-    logic = module.SegQualityReviewLogic(processLauncher=_stand_in_worker(), autosaveFolder=str(tmp_path))
+    logic = module.SegQualityReviewLogic(
+        processLauncher=stand_in_proposal_worker(), autosaveFolder=str(tmp_path)
+    )
     logic.assess(volume_node, segmentation, reference, useEstimator=False)
     with pytest.raises(ProposalError, match="'shifted' is pending: .*rejected or needs edit"):
         logic.startProposal(segmentation, volume_node, "shifted")
@@ -238,7 +207,7 @@ def test_a_drawn_roi_prompts_medsam_with_its_ijk_box(scene, module, tmp_path):
     started = []
     volume_node, segmentation, reference = _box_case(scene)
     logic = module.SegQualityReviewLogic(
-        processLauncher=_stand_in_worker(started=started), autosaveFolder=str(tmp_path)
+        processLauncher=stand_in_proposal_worker(started=started), autosaveFolder=str(tmp_path)
     )
     logic.assess(volume_node, segmentation, reference, useEstimator=False)
     logic.decide(segmentation, "shifted", "rejected")
@@ -286,7 +255,9 @@ def test_without_the_wheel_proposing_stops_with_one_message_naming_medsam_lite_t
     from SegQualityReviewLib import dependencies
 
     volume_node, segmentation, reference = _box_case(scene)
-    logic = module.SegQualityReviewLogic(processLauncher=_stand_in_worker(), autosaveFolder=str(tmp_path))
+    logic = module.SegQualityReviewLogic(
+        processLauncher=stand_in_proposal_worker(), autosaveFolder=str(tmp_path)
+    )
     logic.assess(volume_node, segmentation, reference, useEstimator=False)
     logic.decide(segmentation, "shifted", "rejected")
 
