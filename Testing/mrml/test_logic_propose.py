@@ -192,6 +192,7 @@ def test_only_a_rejected_or_needs_edit_structure_is_proposed_for_and_a_second_pr
     assert logic.proposalState(segmentation, "shifted").reason.startswith("Reject the structure")
     logic.decide(segmentation, "shifted", "rejected")
     assert logic.proposalState(segmentation, "shifted") == module.ProposalState(True, False, "")
+    before = _original_bytes(segmentation, volume_node, "shifted")
     first = logic.propose(segmentation, volume_node, "shifted", useEstimator=False)
     second = logic.propose(segmentation, volume_node, "shifted", useEstimator=False)
     assert (first.proposalSegment, second.proposalSegment) == ("shifted (MedSAM)", "shifted (MedSAM 2)")
@@ -201,6 +202,12 @@ def test_only_a_rejected_or_needs_edit_structure_is_proposed_for_and_a_second_pr
         logic.decideProposal(segmentation, "shifted", "accept_proposal").proposal_segment
         == "shifted (MedSAM 2)"
     )
+    assert _original_bytes(segmentation, volume_node, "shifted") == before
+    structures = mrml_bridge.structures_from_segmentation_node(
+        segmentation, reference_volume_node=volume_node
+    )
+    proposed = structures.mask("shifted (MedSAM 2)")
+    assert np.array_equal(proposed, np.roll(structures.mask("shifted"), 1, axis=2))
 
 
 def test_a_drawn_roi_prompts_medsam_with_its_ijk_box(scene, module, tmp_path):
