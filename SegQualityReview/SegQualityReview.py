@@ -1117,7 +1117,8 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
         unavailable = self.proposalUnavailableReason()
         if unavailable:
             raise ProposalError(unavailable)
-        check_proposable(self._requireReview(segmentationNode).item(structure))
+        session = self._requireReview(segmentationNode)
+        check_proposable(session.item(structure))
         self._requireDependencies()
         structures = mrml_bridge.structures_from_segmentation_node(
             segmentationNode, reference_volume_node=volumeNode
@@ -1145,7 +1146,7 @@ class SegQualityReviewLogic(ScriptedLoadableModuleLogic):  # noqa: F405
                 structure=structure,
                 box=box,
                 reference_mask=referenceMask,
-                threshold=self._requireReview(segmentationNode).context.threshold,
+                threshold=session.context.threshold,
                 use_estimator=useEstimator,
                 weights=weights,
                 device=device,
