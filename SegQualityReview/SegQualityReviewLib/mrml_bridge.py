@@ -139,6 +139,39 @@ def add_segmentation_node(scene, structures: StructureSet, *, name: str, referen
     return node
 
 
+def add_segment(segmentation_node, name: str, mask: np.ndarray, geometry: Geometry) -> str:
+    """Add one new segment ``name`` holding ``mask`` (z, y, x on ``geometry``); returns its ID.
+
+    The other segments keep their voxels: the new labelmap is set with nothing to overwrite, so where it
+    overlaps another segment Slicer moves it to a layer of its own instead of erasing the other.
+    """
+    segmentation = segmentation_node.GetSegmentation()
+    if segmentation.GetSegmentIdBySegmentName(name):
+        raise MRMLBridgeError(f"{_name(segmentation_node)}: a segment named '{name}' already exists")
+    segment_id = segmentation.AddEmptySegment("", name)
+    image = slicer.vtkOrientedImageData()
+    image.ShallowCopy(_image_from_array(np.asarray(mask, dtype=bool).astype(np.uint8)))
+    image.SetImageToWorldMatrix(_ijk_to_ras_matrix(geometry))
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    logic.SetBinaryLabelmapToSegment(
+        image, segmentation_node, segment_id, logic.MODE_REPLACE, image.GetExtent()
+    )
+    return segment_id
+
+
+def roi_voxel_box(roi_node, geometry: Geometry) -> tuple[int, int, int, int, int, int]:
+    """The inclusive voxel box ``(i0, j0, k0, i1, j1, k1)`` of a markups ROI on ``geometry``: every voxel
+    whose centre lies in the ROI's axis-aligned RAS bounds (world coordinates, transforms applied)."""
+    from .segmenters.box_prompts import voxel_box_from_ras
+
+    bounds = [0.0] * 6
+    roi_node.GetRASBounds(bounds)
+    corners = (bounds[0], bounds[2], bounds[4], bounds[1], bounds[3], bounds[5])
+    return voxel_box_from_ras(
+        corners, geometry, image_name=_name(roi_node), option=f"ROI {_name(roi_node)}"
+    ).indices
+
+
 def ras_of_voxel(geometry: Geometry, zyx: Sequence[float]) -> tuple[float, float, float]:
     """RAS coordinates (mm) of a (z, y, x) voxel position on ``geometry``."""
     ijk = np.array([zyx[2], zyx[1], zyx[0]], dtype=float)
@@ -242,7 +275,7 @@ def show_only_segment(segmentation_node, structure: str) -> None:
 
 
 def review_table_node(scene, segmentation_node, *, role: str, create: bool = True):
-    """The table node holding this segmentation's review ``role`` ("items" or "audit"), found by its
+    """The table node holding this segmentation's review ``role`` ("items", "audit" or "proposals"), found by its
     node reference so it survives scene save and reload; created when absent and ``create`` is set."""
     tables = scene.GetNodesByClass("vtkMRMLTableNode")
     try:

@@ -1,7 +1,8 @@
 """Walk every path the module's GUI reaches before its dependencies are installed, in a process that has
 only what Slicer ships (``boundary``): load the module, build the Widget, reopen a scene that holds a
 review, select, decide, write a note, step with the shortcuts, move the threshold, export, press Assess,
-Segment and Run comparison while the user declines the install, close the scene, clean up.
+Segment, Propose with MedSAM and Run comparison while the user declines the install, close the scene,
+clean up.
 
 Run as ``python -m slicer_rules.gui_walk REPORT.json`` (``Testing`` on the path). The report lists the
 refused imports, the error dialogs and questions the user saw, and each step done; an assertion error
@@ -111,8 +112,12 @@ def _walk(report: dict) -> None:
         for button, kind in (
             (widget.ui.assessButton, "assessment"),
             (widget.ui.runSegmenterButton, "segmentation"),
+            (widget.ui.proposeButton, "proposal"),
             (widget.ui.runBatchButton, "comparison"),
         ):
+            if kind == "proposal":
+                widget.ui.resultsTable.selectRow(0)  # "shifted", marked needs edit above
+                assert widget.ui.proposeButton.enabled, widget.ui.proposeButton.toolTip
             if kind == "comparison":
                 parameters.batchReferenceFolder = temporary
                 parameters.batchPredictionFolders = f"model={temporary}"
@@ -121,8 +126,8 @@ def _walk(report: dict) -> None:
             button.click()
             assert not widget.isJobRunning(kind), f"{kind} must not start without its dependencies"
             assert len(gui.errors) == before + 1 and "not installed" in gui.errors[-1], gui.errors[before:]
-        assert len(gui.questions) == 3, "each action asked to install the dependencies"
-        steps.append("Assess, Segment and Run comparison ask to install, and stop when declined")
+        assert len(gui.questions) == 4, "each action asked to install the dependencies"
+        steps.append("Assess, Segment, Propose and Run comparison ask to install, and stop when declined")
 
         scene.Clear(0)
         assert widget.ui.resultsTable.rowCount == 0

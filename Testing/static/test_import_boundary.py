@@ -46,10 +46,11 @@ def test_every_gui_path_before_the_install_imports_only_what_slicer_ships(walk):
 
 
 def test_each_action_that_needs_the_dependencies_asks_for_them_and_stops_when_declined(walk):
-    assert len(walk["questions"]) == 3
+    assert len(walk["questions"]) == 4
     assert all("psutil" in question and "torch" in question for question in walk["questions"])
     assert [error.split("\n")[0] for error in walk["errors"]] == [
         "Could not start the assessment.",
         "Could not start the segmenter.",
+        "Could not start the MedSAM proposal.",
         "Could not start the comparison.",
     ]

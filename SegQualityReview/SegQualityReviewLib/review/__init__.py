@@ -19,6 +19,12 @@ Public API:
   the scratch folder goes on cancel, failure and discard) around ``start_process(command)``;
   ``JobFailedError``, ``StaleJobError``; ``JobPanel`` (``review.job_panel``): a GUI's start/Cancel button,
   progress bar and status line for one job.
+- MedSAM proposals (``review.proposals``): ``ProposalRecord`` (structure, proposal segment, prompt
+  ``own_boxes`` | ``roi_box`` with its IJK box, model, both versions' voxel counts and digests, predicted
+  quality, ``ProposalDecision`` pending | accept_proposal | keep_original); ``ReviewSession.add_proposal``
+  / ``proposal`` / ``decide_proposal``; ``write_proposal_job`` / ``run_proposal_job`` /
+  ``read_proposal_result`` run MedSAM and the assessment on the proposal in a separate process
+  (``python -m SegQualityReviewLib.review.proposal_worker FOLDER``); ``proposal_segment_name``.
 - ``compare_config(reference_folder=, predictions=, cases_csv=, model_cards_folder=)``: the Batch tab's
   fields as a compare config; ``summary_rows`` / ``worst_case_rows`` / ``case_files``: results.json as rows.
 """
@@ -35,6 +41,22 @@ from .batch_view import CompareInputError, case_files, compare_config, summary_r
 from .items import COLUMNS, Decision, Flag, ReviewItem, ReviewRecordError, build_items, flag_for, sort_items
 from .job_panel import JobPanel
 from .job_run import JobFailedError, JobRun, StaleJobError, start_process
+from .proposals import (
+    PROPOSABLE_DECISIONS,
+    PROPOSAL_COLUMNS,
+    ProposalDecision,
+    ProposalError,
+    ProposalRecord,
+    ProposalResult,
+    check_proposable,
+    mask_digest,
+    proposal_item,
+    proposal_record,
+    proposal_segment_name,
+    read_proposal_result,
+    run_proposal_job,
+    write_proposal_job,
+)
 from .session import (
     AuditEntry,
     ReviewContext,
@@ -54,6 +76,12 @@ __all__ = [
     "JobPanel",
     "JobRun",
     "Flag",
+    "PROPOSABLE_DECISIONS",
+    "PROPOSAL_COLUMNS",
+    "ProposalDecision",
+    "ProposalError",
+    "ProposalRecord",
+    "ProposalResult",
     "ReviewContext",
     "ReviewFileError",
     "ReviewItem",
@@ -63,10 +91,17 @@ __all__ = [
     "assess_structures",
     "autosave_path_for",
     "build_items",
+    "check_proposable",
     "case_files",
     "compare_config",
     "default_reviewer",
     "flag_for",
+    "mask_digest",
+    "proposal_item",
+    "proposal_record",
+    "proposal_segment_name",
+    "read_proposal_result",
+    "run_proposal_job",
     "read_job_result",
     "run_job",
     "sort_items",
@@ -75,4 +110,5 @@ __all__ = [
     "worst_case_rows",
     "worst_slices",
     "write_job",
+    "write_proposal_job",
 ]

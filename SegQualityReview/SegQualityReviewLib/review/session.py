@@ -1,4 +1,8 @@
-"""A review in progress: decisions with an audit log, autosaved to JSON at once, exported as CSV or JSON."""
+"""A review in progress: decisions with an audit log, autosaved to JSON at once, exported as CSV or JSON.
+
+MedSAM proposals (``proposals.ProposalRecord``) live here too: each is a new item beside its original,
+a record with both versions, and audit entries for the proposal and for the decision taken on it.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .items import COLUMNS, Decision, Flag, ReviewItem, ReviewRecordError, reflag, sort_items
+from .proposals import ProposalDecision, ProposalError, ProposalRecord
 
 FORMAT_NAME = "SegQualityReview.review"
-FORMAT_VERSION = 1
+# 2: MedSAM proposals ("proposals"). Version 1 files read as reviews without proposals.
+FORMAT_VERSION = 2
+# The audit log's decision when a proposal is made (the decisions on it are ProposalDecision values).
+PROPOSED = "proposed"
 
 
 class ReviewFileError(ReviewRecordError):
@@ -71,12 +79,14 @@ class ReviewSession:
         *,
         context: ReviewContext = ReviewContext(),
         audit: Sequence[AuditEntry] = (),
+        proposals: Sequence[ProposalRecord] = (),
         autosave_path: str | Path | None = None,
         on_change: Callable[[ReviewItem], None] | None = None,
     ) -> None:
         self._items = {item.structure: item for item in sort_items(items)}
         self.context = context
         self._audit = list(audit)
+        self._proposals = list(proposals)
         self.autosave_path = Path(autosave_path) if autosave_path else None
         self.on_change = on_change
 
@@ -88,6 +98,11 @@ class ReviewSession:
     @property
     def audit(self) -> list[AuditEntry]:
         return list(self._audit)
+
+    @property
+    def proposals(self) -> list[ProposalRecord]:
+        """Every MedSAM proposal made in this review, oldest first."""
+        return list(self._proposals)
 
     def item(self, structure: str) -> ReviewItem:
         if structure not in self._items:
@@ -147,6 +162,96 @@ class ReviewSession:
         self._changed(updated)
         return updated
 
+    def add_proposal(self, record: ProposalRecord, item: ReviewItem) -> ProposalRecord:
+        """Add a MedSAM proposal: its ``item`` (named as its segment) joins the review beside the
+        original's, and the audit log gets one ``proposed`` entry naming both versions."""
+        original = self.item(record.structure)
+        if item.structure != record.proposal_segment or item.structure in self._items:
+            raise ProposalError(
+                f"proposal '{record.proposal_segment}': its item is named '{item.structure}', or a "
+                "structure of that name is already in the review"
+            )
+        proposed_by = record.proposed_by or default_reviewer()
+        record = replace(record, proposed_by=proposed_by, proposed_at=record.proposed_at or utc_now())
+        self._items = {i.structure: i for i in sort_items([*self._items.values(), item])}
+        self._proposals.append(record)
+        self._audit.append(
+            AuditEntry(
+                structure=record.structure,
+                decision=PROPOSED,
+                previous_decision=original.decision.value,
+                note=record.audit_note(),
+                reviewer=proposed_by,
+                at=record.proposed_at,
+            )
+        )
+        self._changed(item)
+        return record
+
+    def proposal(self, name: str) -> ProposalRecord:
+        """The proposal whose segment is ``name``, else the latest proposal for structure ``name``."""
+        for record in reversed(self._proposals):
+            if record.proposal_segment == name:
+                return record
+        for record in reversed(self._proposals):
+            if record.structure == name:
+                return record
+        raise ProposalError(
+            f"review of {self.context.segmentation or 'this segmentation'}: no proposal for '{name}'"
+        )
+
+    def decide_proposal(
+        self,
+        name: str,
+        decision: ProposalDecision | str,
+        *,
+        note: str | None = None,
+        reviewer: str | None = None,
+        at: str | None = None,
+    ) -> ProposalRecord:
+        """Accept the proposal ``name`` (its segment, or its structure's latest) or keep the original.
+
+        The proposal's item becomes accepted or rejected; the original's item is left as the reviewer
+        left it, and neither segment is touched. The audit log gets one entry naming both versions.
+        """
+        record = self.proposal(name)
+        try:
+            decision = ProposalDecision(decision)
+        except ValueError:
+            decision = None
+        if decision is None or decision is ProposalDecision.PENDING:
+            choices = ", ".join(d.value for d in ProposalDecision if d is not ProposalDecision.PENDING)
+            raise ProposalError(f"proposal '{record.proposal_segment}': decision must be one of {choices}")
+        reviewer = reviewer or default_reviewer()
+        at = at or utc_now()
+        updated = replace(
+            record,
+            decision=decision,
+            note=record.note if note is None else note,
+            decided_by=reviewer,
+            decided_at=at,
+        )
+        self._proposals[self._proposals.index(record)] = updated
+        item = replace(
+            self.item(record.proposal_segment),
+            decision=Decision.ACCEPTED if decision is ProposalDecision.ACCEPT_PROPOSAL else Decision.REJECTED,
+            reviewer=reviewer,
+            decided_at=at,
+        )
+        self._items[item.structure] = item
+        self._audit.append(
+            AuditEntry(
+                structure=record.structure,
+                decision=decision.value,
+                previous_decision=record.decision.value,
+                note="; ".join(text for text in (updated.audit_note(), updated.note) if text),
+                reviewer=reviewer,
+                at=at,
+            )
+        )
+        self._changed(item)
+        return updated
+
     def set_threshold(self, threshold: float) -> None:
         """Re-flag every item against a new threshold; decisions stay."""
         self.context = replace(self.context, threshold=float(threshold))
@@ -174,6 +279,7 @@ class ReviewSession:
             "saved_at": utc_now(),
             "items": [item.as_dict() for item in self._items.values()],
             "audit": [asdict(entry) for entry in self._audit],
+            "proposals": [record.as_dict() for record in self._proposals],
         }
 
     def save(self, path: str | Path) -> Path:
@@ -234,7 +340,10 @@ class ReviewSession:
             audit = [AuditEntry(**entry) for entry in document.get("audit", [])]
         except TypeError as error:
             raise ReviewFileError(f"{source}: malformed audit entry ({error})") from None
-        return cls(items, context=context, audit=audit, **options)
+        proposals = [
+            ProposalRecord.from_mapping(values, source=source) for values in document.get("proposals", [])
+        ]
+        return cls(items, context=context, audit=audit, proposals=proposals, **options)
 
     def _changed(self, item: ReviewItem) -> None:
         if self.autosave_path:
