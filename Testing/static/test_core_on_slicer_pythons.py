@@ -7,24 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-import scipy.optimize
 from slicer_rules.module_source import LIB_FOLDER
 
 CALIBRATION = LIB_FOLDER / "quality" / "calibration.py"
-# Known and owned elsewhere: the estimator engineer rewrites quality/ (issue 9). The mark lifts by itself
-# once calibration.py stops importing the function or runs on a SciPy that has it.
-NEEDS_NEWER_SCIPY = "isotonic_regression" in CALIBRATION.read_text(encoding="utf-8") and not hasattr(
-    scipy.optimize, "isotonic_regression"
-)
 
 
-@pytest.mark.xfail(
-    NEEDS_NEWER_SCIPY,
-    reason="quality/calibration.py imports scipy.optimize.isotonic_regression (SciPy 1.12+), which Slicer 5.6's "
-    "SciPy 1.11.3 lacks; the estimator engineer's rewrite of quality/ (issue 9) replaces it",
-    strict=True,
-)
 def test_the_estimators_calibration_imports_on_this_scipy():
     # quality/__init__ loads the torch estimator; the calibration module alone must not need torch.
     code = "\n".join(

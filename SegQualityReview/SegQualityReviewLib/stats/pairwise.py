@@ -28,10 +28,11 @@ from .signflip import MAX_EXACT_SIGN_VECTORS, SignFlipNull
 from .validation import PatientGroups, StatsInputError, check_level, check_model_names, group_by_patient
 
 PRIMARY_TESTS = ("permutation", "wilcoxon")
-# scipy.stats.wilcoxon's name for the normal approximation: "approx" up to scipy 1.12 (Slicer 5.6 ships
-# 1.11.3), "asymptotic" from 1.13, where "approx" is deprecated.
+# scipy.stats.wilcoxon's name for the normal approximation: "approx" up to scipy 1.14 (Slicer 5.6 and 5.10
+# ship 1.11.3 and 1.13.1, whose wilcoxon refuses "asymptotic"), "asymptotic" from 1.15 (scipy gh-21567),
+# where "approx" is deprecated. The Slicer 5.10 tier caught the earlier 1.13 threshold.
 NORMAL_APPROXIMATION = (
-    "asymptotic" if tuple(int(part) for part in scipy.__version__.split(".")[:2]) >= (1, 13) else "approx"
+    "asymptotic" if tuple(int(part) for part in scipy.__version__.split(".")[:2]) >= (1, 15) else "approx"
 )
 INVERSION_METHODS = {"permutation": "sign_flip_inversion", "wilcoxon": "signed_rank_inversion"}
 
