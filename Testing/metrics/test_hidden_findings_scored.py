@@ -6,12 +6,14 @@ also run on Slicer's own Python stacks.
 
 from __future__ import annotations
 
+import json
+
 import nrrd
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from SegQualityReviewLib.io import read_structures
+from SegQualityReviewLib.io import read_structure_folder, read_structures
 from SegQualityReviewLib.metrics import score_structure_sets
 
 
@@ -61,3 +63,34 @@ def test_without_a_label_map_an_empty_prediction_is_empty_pred_not_unsupported(t
         0.0,
         "missed",
     )
+
+
+def test_a_mask_folder_scores_exactly_as_the_same_structures_in_one_label_image(tmp_path):
+    """Mask folders crop each boolean mask by its projections, label images by find_objects: same numbers."""
+    rng = np.random.default_rng(3)
+    gt = np.zeros((12, 20, 24), dtype=np.uint8)
+    gt[2:9, 3:12, 4:15] = 1
+    gt[5:11, 13:19, 16:23] = 2
+    gt[0:3, 0:4, 20:24] = 3
+    pred = gt.copy()
+    pred[rng.random(gt.shape) < 0.05] = 0
+    pred[10:12, 0:2, 22:24] = (
+        2  # a false-positive blob at the far corner widens spleen's box past the reference
+    )
+    names = {1: "liver", 2: "spleen", 3: "kidney"}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": {str(v): n for v, n in names.items()}}), encoding="utf-8")
+    for name, array in (("gt", gt), ("pred", pred)):
+        sitk.WriteImage(sitk.GetImageFromArray(array), str(tmp_path / f"{name}.nii.gz"))
+    folder = tmp_path / "pred_masks"
+    folder.mkdir()
+    for value, name in names.items():
+        sitk.WriteImage(
+            sitk.GetImageFromArray((pred == value).astype(np.uint8)), str(folder / f"{name}.nii.gz")
+        )
+    reference = read_structures(tmp_path / "gt.nii.gz", label_map=labels)
+    from_image = read_structures(tmp_path / "pred.nii.gz", label_map=labels, reference=reference.geometry)
+    from_folder = read_structure_folder(folder, reference=reference.geometry)
+    expected = {s.structure: s.as_row() for s in score_structure_sets(from_image, reference, device="cpu")}
+    found = {s.structure: s.as_row() for s in score_structure_sets(from_folder, reference, device="cpu")}
+    assert found == expected and expected["spleen"]["hd95"] > 5

@@ -59,9 +59,11 @@ def _label_boxes(structures: StructureSet, names: Sequence[str]) -> dict[str, Bo
     boxes: dict[str, Box | None] = {}
     for layer, values in wanted.items():
         largest = max(values.values())
+        # find_objects pays for itself on a layer of several wanted labels; a layer of one (each mask of a
+        # mask folder) is boxed by its projections: find_objects took 0.25 s on a 512x512x159 mask layer.
         found = (
             ndimage.find_objects(structures.layers[layer], max_label=largest)
-            if 1 <= largest <= MAX_FIND_OBJECTS_LABEL
+            if len(values) > 1 and 1 <= largest <= MAX_FIND_OBJECTS_LABEL
             else []
         )
         for name, value in values.items():
@@ -71,8 +73,9 @@ def _label_boxes(structures: StructureSet, names: Sequence[str]) -> dict[str, Bo
 
 
 def _value_box(layer: np.ndarray, value: int) -> Box | None:
-    """Box of a label value find_objects does not report (0, the background value, or a huge value)."""
-    profiles = [np.flatnonzero((layer == value).any(axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
+    """Box of one label value from the layer's three projections (also 0, the background, or a huge value)."""
+    hit = layer == value
+    profiles = [np.flatnonzero(hit.any(axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
     if profiles[0].size == 0:
         return None
     return tuple(slice(int(p[0]), int(p[-1]) + 1) for p in profiles)
