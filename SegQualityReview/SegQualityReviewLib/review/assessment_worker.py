@@ -8,28 +8,20 @@ user-caused error, one ``ERROR <message>`` line with exit code 2 (``process.prog
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Sequence
 
-from ..errors import SegQualityError
-from ..process.progress_lines import format_error, print_progress
+from ..process.job_worker import run_job_folder
 from .assessment import run_job
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    return run_job_folder(
+        run_job,
+        argv,
         prog="python -m SegQualityReviewLib.review.assessment_worker",
         description="Run a SegQualityReview assessment job folder (written by review.write_job).",
     )
-    parser.add_argument("job_folder")
-    arguments = parser.parse_args(argv)
-    try:
-        run_job(arguments.job_folder, progress=print_progress)
-    except SegQualityError as error:
-        print(format_error(str(error)), flush=True)
-        return 2
-    return 0
 
 
 if __name__ == "__main__":
