@@ -30,6 +30,31 @@ def add_parser(subparsers) -> None:
             "(96 slices, MedSAM for every structure; slower), classical (no LiteMedSAM, as on Python 3.9)."
         ),
     )
+    add_image_arguments(parser)
+    parser.add_argument("--seg", required=True, type=Path, help="label image, .seg.nrrd or mask folder")
+    parser.add_argument("--labels", type=Path, help="label map JSON of the segmentation")
+    parser.add_argument(
+        "--other-seg",
+        type=Path,
+        action="append",
+        default=[],
+        help="another model's segmentation of the same image (repeatable): agreement is fused in",
+    )
+    parser.add_argument("--other-labels", type=Path, help="label map JSON shared by the --other-seg files")
+    parser.add_argument(
+        "--threshold", type=fraction, default=0.7, help="flag structures predicted below this Dice"
+    )
+    add_estimator_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, help="CSV to write, one row per structure")
+    parser.add_argument(
+        "--slices-out", type=Path, help="per-slice scores JSON (default: next to --out, suffix .slices.json)"
+    )
+    add_progress_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """--image, --sequence and --channel: the case's images, as estimate and select read them."""
     parser.add_argument("--image", required=True, type=Path, help="intensity image (file or DICOM folder)")
     parser.add_argument(
         "--sequence",
@@ -44,35 +69,25 @@ def add_parser(subparsers) -> None:
         help="another image of the case on the same grid, e.g. T1c=t1c.nii.gz (repeatable; every MR "
         "sequence is encoded)",
     )
-    parser.add_argument("--seg", required=True, type=Path, help="label image, .seg.nrrd or mask folder")
-    parser.add_argument("--labels", type=Path, help="label map JSON of the segmentation")
-    parser.add_argument(
-        "--other-seg",
-        type=Path,
-        action="append",
-        default=[],
-        help="another model's segmentation of the same image (repeatable): agreement is fused in",
-    )
-    parser.add_argument("--other-labels", type=Path, help="label map JSON shared by the --other-seg files")
-    parser.add_argument(
-        "--threshold", type=fraction, default=0.7, help="flag structures predicted below this Dice"
-    )
+
+
+def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
+    """--weights, --modality, --device, --mode and --threads of the quality estimator."""
     parser.add_argument("--weights", type=Path, help="estimator weights (.safetensors); default: shipped")
     parser.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--mode", choices=("default", "thorough", "classical"), default="default")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, all cores)")
-    parser.add_argument("--out", required=True, type=Path, help="CSV to write, one row per structure")
-    parser.add_argument(
-        "--slices-out", type=Path, help="per-slice scores JSON (default: next to --out, suffix .slices.json)"
-    )
+
+
+def add_progress_arguments(parser: argparse.ArgumentParser) -> None:
+    """--progress (machine-readable lines) and --no-progress-bar."""
     parser.add_argument(
         "--progress",
         action="store_true",
         help="print 'progress <fraction> <step>' lines instead of the progress bar",
     )
     parser.add_argument("--no-progress-bar", action="store_true", help="no progress bar in a terminal")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import SegQualityError
 from ..io.labelmaps import normalize_structure_name
 from ..io.outputs import atomic_file, check_output_path
-from .estimate import _progress
+from .estimate import _progress, add_estimator_arguments, add_image_arguments, add_progress_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -31,19 +31,7 @@ def add_parser(subparsers) -> None:
             "<out>.reference.json."
         ),
     )
-    parser.add_argument("--image", required=True, type=Path, help="intensity image (file or DICOM folder)")
-    parser.add_argument(
-        "--sequence",
-        choices=("CT", "FLAIR", "T1", "T1c", "T2", "MR"),
-        help="what --image is (default: CT or MR from --modality)",
-    )
-    parser.add_argument(
-        "--channel",
-        action="append",
-        default=[],
-        metavar="SEQUENCE=PATH",
-        help="another image of the case on the same grid, e.g. T1c=t1c.nii.gz (repeatable)",
-    )
+    add_image_arguments(parser)
     parser.add_argument(
         "--seg",
         action="append",
@@ -62,18 +50,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--reference", type=Path, help="reference segmentation: score what selection gained")
     parser.add_argument("--reference-labels", type=Path, help="label map JSON of --reference")
-    parser.add_argument("--mode", choices=("default", "thorough", "classical"), default="default")
-    parser.add_argument("--weights", type=Path, help="estimator weights (.safetensors); default: shipped")
-    parser.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, all cores)")
+    add_estimator_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="selected label image, e.g. selected.nii.gz")
-    parser.add_argument(
-        "--progress",
-        action="store_true",
-        help="print 'progress <fraction> <step>' lines instead of the progress bar",
-    )
-    parser.add_argument("--no-progress-bar", action="store_true", help="no progress bar in a terminal")
+    add_progress_arguments(parser)
     parser.set_defaults(run=run)
 
 
